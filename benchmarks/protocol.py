@@ -1,0 +1,105 @@
+"""The published protocol of Zhou & Chiam (2023), shared by the benchmark scripts.
+
+See ``../shared/datasets/README.md``: standardise X and y over the whole set,
+split 5000 train / 10% of the rest validation / rest test by ``seed``, and
+train a 500-unit tanh MLP teacher with RMSprop (lr 1e-3, weight decay 1e-5,
+batch 16, up to 500 epochs, ReduceLROnPlateau(0.5), early stop after 50
+epochs without validation improvement). Teachers are cached on disk.
+"""
+
+import copy
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+
+CACHE = Path(__file__).parent / "cache"
+
+
+def load_split(data_dir, name, seed):
+    """Return standardised (X_train, y_train, X_val, y_val, X_test, y_test)."""
+    data = np.load(Path(data_dir) / f"{name}.npz", allow_pickle=False)
+    X = StandardScaler().fit_transform(data["X"].astype(np.float64))
+    y = StandardScaler().fit_transform(data["y"].reshape(-1, 1)).ravel()
+    X_train, X_rest, y_train, y_rest = train_test_split(
+        X, y, train_size=5000, random_state=seed
+    )
+    X_val, X_test, y_val, y_test = train_test_split(
+        X_rest, y_rest, train_size=0.1, random_state=seed
+    )
+    f32 = np.float32
+    return (
+        X_train.astype(f32), y_train, X_val.astype(f32), y_val, X_test.astype(f32), y_test
+    )
+
+
+def mlp(n_features, hidden):
+    return nn.Sequential(nn.Linear(n_features, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+
+
+def _rmse(module, X, y):
+    with torch.no_grad():
+        pred = module(torch.as_tensor(X)).numpy().ravel()
+    return float(np.sqrt(np.mean((pred - y) ** 2)))
+
+
+def train_teacher(X_train, y_train, X_val, y_val, seed, max_epochs=500, patience=50):
+    """Train the published 500-unit tanh teacher; return (module, epochs, seconds)."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = mlp(X_train.shape[1], 500)
+    opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, weight_decay=1e-5)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5)
+    X = torch.as_tensor(X_train)
+    y = torch.as_tensor(y_train, dtype=torch.float32).reshape(-1, 1)
+    best, best_state, misses, start = np.inf, None, 0, time.perf_counter()
+    for epoch in range(max_epochs):
+        perm = torch.randperm(X.shape[0], generator=gen)
+        for i in range(0, X.shape[0], 16):
+            idx = perm[i : i + 16]
+            opt.zero_grad()
+            loss = ((model(X[idx]) - y[idx]) ** 2).mean()
+            loss.backward()
+            opt.step()
+        val = _rmse(model, X_val, y_val) ** 2
+        sched.step(val)
+        if val < best:
+            best, best_state, misses = val, copy.deepcopy(model.state_dict()), 0
+        else:
+            misses += 1
+            if misses >= patience:
+                break
+    model.load_state_dict(best_state)
+    return model.eval(), epoch + 1, time.perf_counter() - start
+
+
+def teacher_for(data_dir, name, seed):
+    """Return (teacher module, split) for a dataset and seed, training it once."""
+    split = load_split(data_dir, name, seed)
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"teacher_{name}_seed{seed}.pt"
+    model = mlp(split[0].shape[1], 500)
+    if path.exists():
+        model.load_state_dict(torch.load(path, weights_only=True))
+    else:
+        model, epochs, seconds = train_teacher(*split[:4], seed=seed)
+        print(f"# trained teacher {name} seed {seed}: {epochs} epochs, {seconds:.0f} s")
+        torch.save(model.state_dict(), path)
+    return model.eval().requires_grad_(False), split
+
+
+def rmse(pred, target):
+    return float(np.sqrt(np.mean((np.ravel(pred) - np.ravel(target)) ** 2)))
+
+
+def machine_line():
+    load = os.getloadavg()
+    return (
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
+        f"cpus {os.cpu_count()}, load avg {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )

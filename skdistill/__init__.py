@@ -1,0 +1,31 @@
+"""skdistill: data-free distillation of fitted regressors into small neural networks."""
+
+from ._domain import InputDomain
+from ._estimator import DataFreeDistillRegressor
+from ._queries import (
+    BoundedGapQueries,
+    GaussianQueries,
+    GeneratorQueries,
+    LatinHypercubeQueries,
+    QueryContext,
+    QueryStrategy,
+    UniformQueries,
+)
+from ._student import MLPStudent, StandardizedModule
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataFreeDistillRegressor",
+    "InputDomain",
+    "QueryStrategy",
+    "QueryContext",
+    "BoundedGapQueries",
+    "GaussianQueries",
+    "UniformQueries",
+    "LatinHypercubeQueries",
+    "GeneratorQueries",
+    "MLPStudent",
+    "StandardizedModule",
+    "__version__",
+]

@@ -1,0 +1,363 @@
+"""The input domain: where synthetic queries may live.
+
+A domain is a per-feature affine map between a *unit space*, where the base
+distribution is standard (normal or uniform on [-1, 1]) and where query
+strategies take their optimisation steps, and the *input space* the teacher
+sees, plus hard per-feature bounds that every query respects.
+"""
+
+import numpy as np
+import torch
+from scipy.special import ndtri
+
+__all__ = ["InputDomain"]
+
+_DISTRIBUTIONS = ("normal", "uniform", "empirical")
+_MAX_ROWS = 20_000
+
+
+def _as_vector(value, name, n_features=None):
+    """Return ``value`` as a finite-or-inf float64 vector, broadcasting scalars."""
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        if n_features is None:
+            raise ValueError(f"{name} must be a 1-D array, got the scalar {value!r}.")
+        arr = np.full(n_features, float(arr))
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array, got shape {arr.shape}.")
+    if n_features is not None and arr.shape[0] != n_features:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} entries but the domain has {n_features} "
+            "features."
+        )
+    if np.isnan(arr).any():
+        raise ValueError(f"{name} contains NaN.")
+    return arr
+
+
+class InputDomain:
+    """Per-feature base distribution and bounds for synthetic queries.
+
+    Queries are drawn in a unit space (``z``) from a standard normal, a
+    uniform distribution on ``[-1, 1]``, or (``"empirical"``) unlabelled rows
+    with a little Gaussian jitter, and mapped to the input space by
+    ``x = loc + scale * z``, then clipped to ``[low, high]``. Query strategies
+    optimise in the unit space, so step sizes mean "so many standard
+    deviations" whatever the units of the features are.
+
+    Build one with the class methods :meth:`standard_normal`,
+    :meth:`from_mean_scale`, :meth:`from_bounds` or :meth:`from_data`, or pass
+    a dict with keys ``loc``/``scale`` or ``low``/``high`` as the ``domain``
+    parameter of :class:`~skdistill.DataFreeDistillRegressor`.
+
+    Parameters
+    ----------
+    loc : array-like of shape (n_features,)
+        Centre of the base distribution, in input units.
+    scale : array-like of shape (n_features,)
+        Spread of the base distribution (standard deviation for ``"normal"``,
+        half-width for ``"uniform"``). Zero marks a constant feature.
+    low, high : array-like of shape (n_features,), default=None
+        Hard bounds. ``None`` means unbounded (``-inf`` / ``+inf``).
+    distribution : {"normal", "uniform", "empirical"}, default="normal"
+        Base distribution in the unit space.
+    rows : array-like of shape (n_rows, n_features), default=None
+        Unlabelled rows (input units) for the ``"empirical"`` distribution.
+    jitter : float, default=0.1
+        Standard deviation of the unit-space noise added to empirical rows.
+    source : str, default="user"
+        Where the domain came from, for the record (``domain_.source``).
+
+    Attributes
+    ----------
+    n_features : int
+        Number of features.
+
+    Examples
+    --------
+    >>> from skdistill import InputDomain
+    >>> d = InputDomain.from_bounds([0, -1], [10, 1])
+    >>> d.loc, d.scale
+    (array([5., 0.]), array([5., 1.]))
+    """
+
+    def __init__(
+        self,
+        loc,
+        scale,
+        low=None,
+        high=None,
+        distribution="normal",
+        source="user",
+        rows=None,
+        jitter=0.1,
+    ):
+        if distribution not in _DISTRIBUTIONS:
+            raise ValueError(
+                f"distribution must be one of {_DISTRIBUTIONS}, got {distribution!r}."
+            )
+        loc = _as_vector(loc, "loc")
+        n = loc.shape[0]
+        if n == 0:
+            raise ValueError("A domain needs at least one feature.")
+        scale = _as_vector(scale, "scale", n)
+        if not np.isfinite(loc).all() or not np.isfinite(scale).all():
+            raise ValueError("loc and scale must be finite.")
+        if (scale < 0).any():
+            raise ValueError(
+                f"scale must be >= 0, got negative values at features "
+                f"{np.flatnonzero(scale < 0).tolist()}."
+            )
+        low = np.full(n, -np.inf) if low is None else _as_vector(low, "low", n)
+        high = np.full(n, np.inf) if high is None else _as_vector(high, "high", n)
+        bad = np.flatnonzero(low > high)
+        if bad.size:
+            raise ValueError(
+                f"low must be <= high for every feature; features {bad.tolist()} "
+                f"have low > high (low={low[bad].tolist()}, high={high[bad].tolist()})."
+            )
+        if (distribution == "empirical") != (rows is not None):
+            raise ValueError("rows are needed for, and only for, distribution='empirical'.")
+        if rows is not None:
+            rows = np.asarray(rows, dtype=np.float64)
+            if rows.ndim != 2 or rows.shape[1] != n or not np.isfinite(rows).all():
+                raise ValueError(
+                    f"rows must be a finite 2-D array with {n} columns; got shape "
+                    f"{rows.shape}."
+                )
+        self.loc = loc
+        self.scale = scale
+        self.low = low
+        self.high = high
+        self.distribution = distribution
+        self.source = source
+        self.rows = rows
+        self.jitter = jitter
+
+    # -- constructors -----------------------------------------------------
+    @classmethod
+    def standard_normal(cls, n_features, source="default: standard normal"):
+        """Return the paper's domain: N(0, 1) per feature, unbounded."""
+        return cls(np.zeros(n_features), np.ones(n_features), source=source)
+
+    @classmethod
+    def from_mean_scale(cls, mean, scale, low=None, high=None, source="user: mean/scale"):
+        """Return a normal domain with the given per-feature mean and scale."""
+        return cls(mean, scale, low=low, high=high, source=source)
+
+    @classmethod
+    def from_bounds(cls, low, high, source="user: bounds"):
+        """Return a uniform domain on the box ``[low, high]``.
+
+        Raises ``ValueError`` unless ``low < high`` for every feature and both
+        are finite.
+        """
+        low = _as_vector(low, "low")
+        high = _as_vector(high, "high", low.shape[0])
+        if not (np.isfinite(low).all() and np.isfinite(high).all()):
+            raise ValueError("Bounds must be finite; use from_mean_scale for open domains.")
+        bad = np.flatnonzero(low >= high)
+        if bad.size:
+            raise ValueError(
+                f"low must be < high for every feature; features {bad.tolist()} have "
+                f"low >= high (low={low[bad].tolist()}, high={high[bad].tolist()})."
+            )
+        return cls(
+            (low + high) / 2,
+            (high - low) / 2,
+            low=low,
+            high=high,
+            distribution="uniform",
+            source=source,
+        )
+
+    @classmethod
+    def from_data(
+        cls, X, jitter=0.1, max_rows=_MAX_ROWS, random_state=0, source="fit(X): unlabelled rows"
+    ):
+        """Return an empirical domain: the rows of ``X`` with a little jitter.
+
+        Queries start at rows of ``X`` (at most ``max_rows`` of them, drawn at
+        random) plus unit-space Gaussian noise of standard deviation
+        ``jitter``, so they follow the joint distribution of the features,
+        correlations and outliers included; the bounds are the range of
+        ``X``. A feature that is constant in ``X`` stays constant in queries.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[0] < 2:
+            raise ValueError(
+                f"Need a 2-D array with at least 2 rows to fit a domain, got shape "
+                f"{X.shape}."
+            )
+        if X.shape[0] > max_rows:
+            rng = np.random.default_rng(random_state)
+            X = X[rng.choice(X.shape[0], max_rows, replace=False)]
+        return cls(
+            X.mean(axis=0),
+            X.std(axis=0),
+            low=X.min(axis=0),
+            high=X.max(axis=0),
+            distribution="empirical",
+            source=source,
+            rows=X,
+            jitter=jitter,
+        )
+
+    @classmethod
+    def from_param(cls, domain, n_features):
+        """Build a domain from the estimator's ``domain`` parameter value.
+
+        ``domain`` is an :class:`InputDomain`, or a dict with ``low`` and
+        ``high`` (uniform box), or with ``loc``/``mean`` and ``scale`` (normal,
+        optional ``low``/``high``).
+        """
+        if isinstance(domain, InputDomain):
+            result = domain
+        elif isinstance(domain, dict):
+            keys = set(domain)
+            if keys == {"low", "high"}:
+                result = cls.from_bounds(domain["low"], domain["high"])
+            elif keys & {"loc", "mean"} and "scale" in keys and keys <= {
+                "loc", "mean", "scale", "low", "high"
+            }:
+                if {"loc", "mean"} <= keys:
+                    raise ValueError("Give either 'loc' or 'mean' in domain, not both.")
+                mean = domain["loc"] if "loc" in domain else domain["mean"]
+                result = cls.from_mean_scale(
+                    mean, domain["scale"], low=domain.get("low"), high=domain.get("high")
+                )
+            else:
+                raise ValueError(
+                    "A domain dict needs the keys {'low', 'high'} (a uniform box) or "
+                    "{'loc', 'scale'} with optional 'low'/'high' (a normal "
+                    f"distribution); got keys {sorted(keys)}."
+                )
+        else:
+            raise TypeError(
+                "domain must be None, a dict or an InputDomain; got "
+                f"{type(domain).__name__}."
+            )
+        if result.n_features != n_features:
+            raise ValueError(
+                f"The domain has {result.n_features} features but the teacher takes "
+                f"{n_features}."
+            )
+        return result
+
+    # -- properties -------------------------------------------------------
+    @property
+    def n_features(self):
+        return self.loc.shape[0]
+
+    @property
+    def input_scale(self):
+        """Scale used to standardise inputs: ``scale`` with zeros replaced by 1."""
+        return np.where(self.scale > 0, self.scale, 1.0)
+
+    def box(self, width=3.0):
+        """Return finite ``(low, high)``: the bounds, or ``loc ± width * scale``."""
+        low = np.where(np.isfinite(self.low), self.low, self.loc - width * self.scale)
+        high = np.where(np.isfinite(self.high), self.high, self.loc + width * self.scale)
+        return low, high
+
+    # -- sampling and maps (torch, on any device) --------------------------
+    def _tensor(self, values, like):
+        return torch.as_tensor(values, dtype=like.dtype, device=like.device)
+
+    def sample_unit(self, n, generator, device="cpu"):
+        """Draw ``n`` points of the base distribution in the unit space."""
+        shape = (n, self.n_features)
+        if self.distribution == "normal":
+            return torch.randn(shape, generator=generator, device=device)
+        if self.distribution == "uniform":
+            return 2 * torch.rand(shape, generator=generator, device=device) - 1
+        rows = self._unit_rows(device)
+        pick = torch.randint(rows.shape[0], (n,), generator=generator, device=device)
+        noise = torch.randn(shape, generator=generator, device=device)
+        return self.clip_unit(rows[pick] + self.jitter * noise)
+
+    def _unit_rows(self, device):
+        cached = getattr(self, "_unit_rows_cache", None)
+        if cached is None or cached.device != torch.device(device):
+            z = (self.rows - self.loc) / self.input_scale
+            cached = torch.as_tensor(z, dtype=torch.float32, device=device)
+            self._unit_rows_cache = cached
+        return cached
+
+    def ppf(self, u):
+        """Map uniform ``[0, 1)`` numbers to the base distribution (numpy)."""
+        u = np.asarray(u, dtype=np.float64)
+        if self.distribution == "normal":
+            return ndtri(np.clip(u, 1e-6, 1 - 1e-6))
+        if self.distribution == "uniform":
+            return 2 * u - 1
+        # Empirical: each feature's own quantile function (marginals only).
+        z = (self.rows - self.loc) / self.input_scale
+        return np.column_stack(
+            [np.quantile(z[:, j], u[:, j]) for j in range(self.n_features)]
+        )
+
+    def to_input(self, z):
+        """Map unit-space points to the input space and clip them to the bounds."""
+        x = self._tensor(self.loc, z) + self._tensor(self.scale, z) * z
+        return self.clip(x)
+
+    def to_unit(self, x):
+        """Map input-space points to the unit space (constant features map to 0)."""
+        return (x - self._tensor(self.loc, x)) / self._tensor(self.input_scale, x)
+
+    def clip(self, x):
+        """Clip input-space points to ``[low, high]``."""
+        return torch.clamp(x, self._tensor(self.low, x), self._tensor(self.high, x))
+
+    def clip_unit(self, z):
+        """Clip unit-space points so that they map inside the bounds."""
+        low = (self.low - self.loc) / self.input_scale
+        high = (self.high - self.loc) / self.input_scale
+        return torch.clamp(z, self._tensor(low, z), self._tensor(high, z))
+
+    def sample(self, n, generator, device="cpu"):
+        """Draw ``n`` queries from the base distribution, in the input space."""
+        return self.to_input(self.sample_unit(n, generator, device))
+
+    def contains(self, x, atol=1e-5):
+        """Return whether every row of ``x`` (numpy or tensor) lies within the bounds."""
+        x = x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+        tol = atol * (1 + np.abs(x))
+        return bool(np.all((x >= self.low - tol) & (x <= self.high + tol)))
+
+    def __repr__(self):
+        def fmt(a):
+            return np.array2string(a, precision=3, threshold=6, edgeitems=2)
+
+        bounded = np.isfinite(self.low).any() or np.isfinite(self.high).any()
+        bounds = f", low={fmt(self.low)}, high={fmt(self.high)}" if bounded else ""
+        rows = (
+            f", rows={self.rows.shape[0]}, jitter={self.jitter}"
+            if self.rows is not None
+            else ""
+        )
+        return (
+            f"InputDomain({self.distribution}, n_features={self.n_features}, "
+            f"loc={fmt(self.loc)}, scale={fmt(self.scale)}{bounds}{rows}, "
+            f"source={self.source!r})"
+        )
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_unit_rows_cache", None)  # a device tensor: rebuilt on demand
+        return state
+
+    def __eq__(self, other):
+        if not isinstance(other, InputDomain):
+            return NotImplemented
+        return (
+            self.distribution == other.distribution
+            and self.jitter == other.jitter
+            and all(
+                np.array_equal(getattr(self, a), getattr(other, a))
+                for a in ("loc", "scale", "low", "high", "rows")
+            )
+        )
+
+    __hash__ = None

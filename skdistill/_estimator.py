@@ -1,0 +1,475 @@
+"""DataFreeDistillRegressor: distill a fitted regressor into a small network, no data needed."""
+
+import time
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNet, NeuralNetRegressor
+from skorch.callbacks import EarlyStopping, LRScheduler
+
+from ._domain import InputDomain
+from ._queries import _STRATEGIES, QueryContext, QueryStrategy, resolve_strategy
+from ._student import _ACTIVATIONS, MLPStudent, StandardizedModule, StandardizedMSELoss
+from ._teachers import as_teacher
+from ._training import HoldoutFidelity, QueryRounds, SyntheticQueryStream, TimeBudget
+
+__all__ = ["DataFreeDistillRegressor"]
+
+_PROBE_SIZE = 16
+
+
+def _silent(*args, **kwargs):
+    """A picklable sink that prints nothing."""
+
+
+def _resolve_device(device):
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}."
+        ) from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available; use "
+            "device='auto' or 'cpu'."
+        )
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be a CPU or CUDA device; got {device!r}.")
+    return resolved
+
+
+def _check_hidden_layer_sizes(sizes):
+    sizes = tuple(sizes) if np.iterable(sizes) else (sizes,)
+    if not all(isinstance(s, Integral) and s > 0 for s in sizes):
+        raise ValueError(
+            f"hidden_layer_sizes must be positive integers; got {sizes!r}."
+        )
+    return sizes
+
+
+class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
+    """Distill a fitted regressor into a small neural network without its data.
+
+    The fitted ``teacher`` is queried on synthetic inputs chosen by a query
+    strategy; its answers train a skorch ``NeuralNetRegressor`` student. The
+    default strategy, ``"bounded_gap"`` (Zhou & Chiam, 2023), steers queries
+    towards inputs where teacher and student disagree by a large but bounded
+    amount. No labelled data is used anywhere: model selection scores the
+    student against the teacher on synthetic hold-out queries.
+
+    Parameters
+    ----------
+    teacher : fitted estimator, skorch NeuralNet or torch.nn.Module
+        The model to distill. Torch modules and skorch nets are white boxes
+        (input gradients are used); anything else with ``predict`` is a black
+        box, always queried in large batches. It is never refit or modified,
+        and :func:`sklearn.base.clone` keeps it by reference.
+    query_strategy : {"bounded_gap", "gaussian", "uniform", "lhs", \
+"generator"} or QueryStrategy, default="bounded_gap"
+        How queries are chosen; see :class:`BoundedGapQueries`,
+        :class:`GaussianQueries`, :class:`UniformQueries`,
+        :class:`LatinHypercubeQueries` and :class:`GeneratorQueries`.
+    max_queries : int, default=800_000
+        Teacher-query budget, hold-out queries included.
+    batch_size : int, default=256
+        Queries per student step.
+    round_size : int, default=4096
+        Queries per round: one batched teacher call, one strategy update and
+        one hold-out score (one skorch epoch).
+    n_passes : int, default=4
+        Student passes over each round's labelled queries (query replay):
+        more student steps per teacher query, for expensive teachers.
+    hidden_layer_sizes : tuple of int, default=(50,)
+        Hidden layers of the default student.
+    activation : {"tanh", "relu", "logistic", "gelu", "silu"}, default="tanh"
+        Hidden activation of the default student.
+    learning_rate : float, default=1e-2
+        Adam learning rate of the default student, annealed to 1% of itself
+        on a cosine schedule over the budget.
+    student : skorch.NeuralNet, default=None
+        An unfitted skorch net to train instead of the default MLP. Its module
+        must accept ``n_features`` inputs and return ``n_outputs`` values; its
+        optimizer and callbacks are kept, while ``train_split``, the
+        criterion, the batching and ``max_epochs`` are set by the distiller.
+    domain : dict or InputDomain, default=None
+        Where queries may lie. ``None`` uses the rows given to ``fit(X)``, or
+        else a standard normal per feature (the paper's assumption of
+        standardised inputs). A dict ``{"low": ..., "high": ...}`` gives a
+        uniform box; ``{"loc": ..., "scale": ...}`` (optionally with
+        ``low``/``high``) a normal distribution.
+    n_features : int, default=None
+        Number of input features, for teachers that do not reveal it.
+    n_holdout : int, default=2048
+        Synthetic hold-out queries, drawn from the domain's base distribution,
+        used to score rounds and keep the best student.
+    n_iter_no_change : int, default=None
+        Stop after this many rounds without hold-out improvement. ``None``
+        spends the whole budget (the best round is restored either way).
+    max_time : float, default=None
+        Stop after this many seconds, keeping the best student so far.
+    device : str or torch.device, default="auto"
+        Where the student trains and queries are made: ``"auto"`` picks CUDA
+        when available, else CPU.
+    verbose : int, default=0
+        0 is silent; 1 prints skorch's per-round table.
+    random_state : int, RandomState instance or None, default=None
+        Seeds every random choice of the fit (queries, student
+        initialisation). The same seed gives the same student on CPU. The
+        global torch and numpy seeds are left untouched.
+
+    Attributes
+    ----------
+    student_ : skorch.NeuralNetRegressor
+        The fitted student. Its module maps raw inputs to the teacher's units
+        (the standardisation is built in).
+    domain_ : InputDomain
+        The domain queries came from, with its ``source``.
+    query_strategy_ : QueryStrategy
+        The fitted strategy object.
+    history_ : skorch.callbacks.History
+        Per round: ``n_queries``, ``train_loss``, ``holdout_loss``,
+        ``holdout_rmse``, ``holdout_r2``, ``seconds``, ``dur``.
+    n_teacher_queries_ : int
+        Teacher queries spent (labels, probe and hold-out).
+    n_outputs_ : int
+        Number of outputs of the teacher.
+    device_ : torch.device
+        The resolved device.
+    n_features_in_ : int
+        Number of features seen by the teacher.
+    feature_names_in_ : ndarray of str
+        Feature names, when ``fit(X)`` got a DataFrame or the teacher has them.
+
+    See Also
+    --------
+    BoundedGapQueries : The default query strategy.
+    InputDomain : Where queries may lie.
+
+    References
+    ----------
+    .. [1] T. Zhou and K.-H. Chiam, "Synthetic data generation method for
+       data-free knowledge distillation in regression neural networks",
+       arXiv:2301.04338, 2023.
+    .. [2] Y. Kang and S. Kang, "Data-free knowledge distillation in neural
+       networks for regression", Expert Systems with Applications 175:114813,
+       2021.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_friedman1
+    >>> from sklearn.ensemble import RandomForestRegressor
+    >>> from skdistill import DataFreeDistillRegressor
+    >>> X, y = make_friedman1(n_samples=300, random_state=0)
+    >>> teacher = RandomForestRegressor(n_estimators=20, random_state=0).fit(X, y)
+    >>> distiller = DataFreeDistillRegressor(
+    ...     teacher, domain={"low": X.min(0), "high": X.max(0)},
+    ...     max_queries=20_000, random_state=0,
+    ... ).fit()
+    >>> distiller.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints = {
+        "teacher": "no_validation",  # checked, with better messages, by as_teacher
+        "query_strategy": [StrOptions(set(_STRATEGIES)), QueryStrategy],
+        "max_queries": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "round_size": [Interval(Integral, 1, None, closed="left")],
+        "n_passes": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(_ACTIVATIONS))],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "student": [NeuralNet, None],
+        "domain": [dict, InputDomain, None],
+        "n_features": [Interval(Integral, 1, None, closed="left"), None],
+        "n_holdout": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
+        "max_time": [Interval(Real, 0, None, closed="neither"), None],
+        "device": [str, torch.device],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        teacher,
+        *,
+        query_strategy="bounded_gap",
+        max_queries=800_000,
+        batch_size=256,
+        round_size=4096,
+        n_passes=4,
+        hidden_layer_sizes=(50,),
+        activation="tanh",
+        learning_rate=1e-2,
+        student=None,
+        domain=None,
+        n_features=None,
+        n_holdout=2048,
+        n_iter_no_change=None,
+        max_time=None,
+        device="auto",
+        verbose=0,
+        random_state=None,
+    ):
+        self.teacher = teacher
+        self.query_strategy = query_strategy
+        self.max_queries = max_queries
+        self.batch_size = batch_size
+        self.round_size = round_size
+        self.n_passes = n_passes
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.learning_rate = learning_rate
+        self.student = student
+        self.domain = domain
+        self.n_features = n_features
+        self.n_holdout = n_holdout
+        self.n_iter_no_change = n_iter_no_change
+        self.max_time = max_time
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def __sklearn_clone__(self):
+        # The teacher is an input, like FrozenEstimator's estimator: clone
+        # would deep-copy it into an unfitted model. Keep it by reference and
+        # clone every other parameter as usual.
+        params = self.get_params(deep=False)
+        cloned = {
+            name: value if name == "teacher" else clone(value, safe=False)
+            for name, value in params.items()
+        }
+        return type(self)(**cloned)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X=None, y=None):
+        """Distill the teacher into the student.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), default=None
+            Optional unlabelled rows. They only shape the input domain (its
+            mean, scale and bounds); they are never training inputs.
+        y : ignored
+            Accepted for compatibility with scikit-learn tools such as
+            ``GridSearchCV``; never used as a training label.
+
+        Returns
+        -------
+        self : DataFreeDistillRegressor
+            The fitted distiller.
+        """
+        start_time = time.perf_counter()
+        if self.max_queries <= self.n_holdout + _PROBE_SIZE:
+            raise ValueError(
+                f"max_queries={self.max_queries} leaves nothing for training after "
+                f"n_holdout={self.n_holdout} hold-out queries; raise max_queries or "
+                "lower n_holdout."
+            )
+        hidden_layer_sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+        self.device_ = _resolve_device(self.device)
+        if X is not None:
+            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        n_features = self.n_features_in_ if X is not None else self.n_features
+        random_state = check_random_state(self.random_state)
+        seed = int(random_state.randint(np.iinfo(np.int32).max))
+
+        # Every torch draw below comes from `seed`; the caller's global RNG
+        # state is restored afterwards.
+        devices = [self.device_] if self.device_.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            generator = torch.Generator(device=self.device_).manual_seed(seed)
+
+            # 1. The teacher, behind one adapter interface.
+            teacher = as_teacher(self.teacher, n_features, self.device_)
+            if X is None:
+                self.n_features_in_ = teacher.n_features
+                names = getattr(self.teacher, "feature_names_in_", None)
+                if names is not None:
+                    self.feature_names_in_ = np.asarray(names, dtype=object)
+            elif X.shape[1] != teacher.n_features:
+                raise ValueError(
+                    f"X has {X.shape[1]} features but the teacher takes "
+                    f"{teacher.n_features}."
+                )
+
+            # 2. The input domain.
+            self.domain_ = self._resolve_domain(X, teacher.n_features, seed)
+
+            # 3. Probe the teacher, then label the synthetic hold-out set.
+            self._probe_teacher(teacher, generator)
+            x_holdout = self.domain_.sample(self.n_holdout, generator, self.device_)
+            y_holdout = teacher.predict(x_holdout)
+            self._check_labels(y_holdout, teacher, "the hold-out queries")
+            self.n_outputs_ = y_holdout.shape[1]
+            self._teacher_output_1d = teacher.output_1d
+            y_loc = y_holdout.mean(dim=0, keepdim=True)
+            y_scale = y_holdout.std(dim=0, keepdim=True)
+            y_scale = torch.where(y_scale > 0, y_scale, torch.ones_like(y_scale))
+
+            # 4. The student, trained in standardised units.
+            budget = self.max_queries - teacher.n_queries
+            n_rounds = -(-budget // self.round_size)
+            student = self._build_student(n_rounds, hidden_layer_sizes, y_scale)
+            student.set_params(
+                callbacks=list(student.callbacks or [])
+                + self._round_callbacks(x_holdout, y_holdout, y_scale, teacher, start_time)
+            )
+            student.initialize()
+            student.module_ = StandardizedModule(
+                student.module_,
+                self.domain_.loc,
+                self.domain_.input_scale,
+                y_loc.reshape(-1).cpu(),
+                y_scale.reshape(-1).cpu(),
+            ).to(self.device_)
+            student.criterion_ = StandardizedMSELoss(y_scale.reshape(-1).cpu()).to(
+                self.device_
+            )
+            student.initialize_optimizer()
+
+            # 5. The query strategy, fed by the student and the teacher.
+            strategy = resolve_strategy(self.query_strategy)
+            context = QueryContext(
+                teacher=teacher,
+                student=student.module_,
+                domain=self.domain_,
+                y_loc=y_loc,
+                y_scale=y_scale,
+                generator=generator,
+                rng=np.random.default_rng(seed),
+                device=self.device_,
+            )
+            strategy.start(context)
+
+            # 6. Rounds: queries -> teacher labels -> student steps -> hold-out score.
+            rounds = QueryRounds(strategy, context, self.round_size, budget)
+            student.partial_fit(
+                SyntheticQueryStream(rounds, self.batch_size, self.n_passes, generator)
+            )
+
+        self.student_ = student
+        self.query_strategy_ = strategy
+        self.history_ = student.history
+        self.n_teacher_queries_ = teacher.n_queries
+        return self
+
+    # -- fit helpers, in the order fit uses them ----------------------------
+    def _resolve_domain(self, X, n_features, seed):
+        if self.domain is not None:
+            return InputDomain.from_param(self.domain, n_features)
+        if X is not None:
+            return InputDomain.from_data(X, random_state=seed)
+        return InputDomain.standard_normal(n_features)
+
+    def _probe_teacher(self, teacher, generator):
+        """Fail fast: ask the teacher a few queries before spending minutes."""
+        x = self.domain_.sample(_PROBE_SIZE, generator, self.device_)
+        self._check_labels(teacher.predict(x), teacher, "a probe batch")
+
+    @staticmethod
+    def _check_labels(y, teacher, what):
+        if not torch.isfinite(y).all():
+            n_bad = int((~torch.isfinite(y)).any(dim=1).sum())
+            raise ValueError(
+                f"The teacher {teacher.name} returned NaN or inf on {n_bad} of "
+                f"{y.shape[0]} queries of {what}. Check that the domain covers only "
+                "inputs the teacher accepts (the `domain` parameter)."
+            )
+
+    def _build_student(self, n_rounds, hidden_layer_sizes, y_scale):
+        n_outputs = y_scale.shape[1]
+        if self.student is None:
+            student = NeuralNetRegressor(
+                MLPStudent,
+                module__n_features=self.n_features_in_,
+                module__n_outputs=n_outputs,
+                module__hidden_layer_sizes=hidden_layer_sizes,
+                module__activation=self.activation,
+                optimizer=torch.optim.Adam,
+                lr=self.learning_rate,
+                callbacks=[
+                    (
+                        "lr_schedule",
+                        LRScheduler(
+                            "CosineAnnealingLR",
+                            T_max=n_rounds,
+                            eta_min=self.learning_rate / 100,
+                        ),
+                    )
+                ],
+            )
+        else:
+            student = clone(self.student)
+        student.set_params(
+            max_epochs=n_rounds,
+            batch_size=self.batch_size,
+            train_split=None,
+            iterator_train__batch_size=None,  # the stream yields ready batches
+            iterator_train__shuffle=False,
+            device=self.device_,
+            verbose=self.verbose,
+            warm_start=False,
+        )
+        return student
+
+    def _round_callbacks(self, x_holdout, y_holdout, y_scale, teacher, start_time):
+        callbacks = [
+            (
+                "holdout_fidelity",
+                HoldoutFidelity(x_holdout, y_holdout, y_scale, teacher, start_time),
+            ),
+            (
+                "keep_best",
+                EarlyStopping(
+                    monitor="holdout_loss",
+                    patience=self.n_iter_no_change or np.iinfo(np.int64).max,
+                    threshold=0,
+                    load_best=True,
+                    sink=print if self.verbose else _silent,
+                ),
+            ),
+        ]
+        if self.max_time is not None:
+            callbacks.append(("time_budget", TimeBudget(self.max_time, start_time)))
+        return callbacks
+
+    # -- prediction -------------------------------------------------------
+    def predict(self, X):
+        """Predict with the student, in the teacher's units.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Raw inputs, as the teacher takes them.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Shaped like the teacher's own predictions.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float32)
+        y = self.student_.predict(X).astype(np.float64)
+        if self._teacher_output_1d:
+            y = y.reshape(-1)
+        return y
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.target_tags.single_output = True
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,0 +1,94 @@
+"""The student: a small MLP, wrapped so that it works in the teacher's units.
+
+The distiller trains the student on standardised inputs and targets, but the
+fitted ``student_`` is a plain skorch ``NeuralNetRegressor`` whose module
+carries the standardisation as buffers, so ``student_.predict``, exported
+ONNX/TorchScript graphs and saved weights all take raw inputs and return the
+teacher's units.
+"""
+
+import torch
+from torch import nn
+
+__all__ = ["MLPStudent", "StandardizedModule", "StandardizedMSELoss"]
+
+_ACTIVATIONS = {
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "logistic": nn.Sigmoid,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+}
+
+
+class MLPStudent(nn.Module):
+    """Fully connected network: ``n_features -> hidden_layer_sizes -> n_outputs``.
+
+    Parameters
+    ----------
+    n_features : int
+        Input width.
+    n_outputs : int, default=1
+        Output width.
+    hidden_layer_sizes : tuple of int, default=(50,)
+        Width of each hidden layer, as in scikit-learn's ``MLPRegressor``.
+    activation : {"tanh", "relu", "logistic", "gelu", "silu"}, default="tanh"
+        Hidden activation.
+    """
+
+    def __init__(self, n_features, n_outputs=1, hidden_layer_sizes=(50,), activation="tanh"):
+        super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}."
+            )
+        layers = []
+        width = n_features
+        for size in hidden_layer_sizes:
+            layers += [nn.Linear(width, size), _ACTIVATIONS[activation]()]
+            width = size
+        layers.append(nn.Linear(width, n_outputs))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+class StandardizedModule(nn.Module):
+    """Wrap ``inner`` so that it maps raw inputs to raw outputs.
+
+    ``forward(x) = inner((x - x_loc) / x_scale) * y_scale + y_loc``. The four
+    statistics are buffers: they move with ``.to(device)``, are saved in the
+    state dict and are part of exported graphs.
+    """
+
+    def __init__(self, inner, x_loc, x_scale, y_loc, y_scale):
+        super().__init__()
+        self.inner = inner
+        for name, value in (
+            ("x_loc", x_loc),
+            ("x_scale", x_scale),
+            ("y_loc", y_loc),
+            ("y_scale", y_scale),
+        ):
+            self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32))
+
+    def forward(self, x):
+        z = (x - self.x_loc) / self.x_scale
+        return self.inner(z) * self.y_scale + self.y_loc
+
+
+class StandardizedMSELoss(nn.Module):
+    """Mean squared error in standardised target units.
+
+    Dividing by the teacher's output scale makes the loss, and so the learning
+    rate, independent of the units of the target, and weighs every output of a
+    multi-output teacher alike.
+    """
+
+    def __init__(self, y_scale):
+        super().__init__()
+        self.register_buffer("y_scale", torch.as_tensor(y_scale, dtype=torch.float32))
+
+    def forward(self, y_pred, y_true):
+        return (((y_pred - y_true) / self.y_scale) ** 2).mean()

@@ -1,0 +1,213 @@
+"""Teacher adapters: one small interface over torch, skorch and sklearn models.
+
+Every adapter answers ``predict(x)`` for a float32 tensor of queries with a
+2-D float32 tensor of labels on the same device, counting the queries it has
+answered. White-box adapters (torch modules, skorch nets) are also
+differentiable: calling them keeps the autograd graph so query strategies can
+follow input gradients.
+"""
+
+import copy
+
+import numpy as np
+import torch
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["as_teacher"]
+
+
+def _not_fitted(teacher):
+    return NotFittedError(
+        f"The teacher {type(teacher).__name__} is not fitted. Fit it first, then pass "
+        "it to DataFreeDistillRegressor."
+    )
+
+
+class _Teacher:
+    """Base adapter: counts queries and fixes the output to 2-D float32."""
+
+    differentiable = False
+
+    def __init__(self, estimator, n_features):
+        self.estimator = estimator
+        self.n_features = n_features
+        self.n_queries = 0
+        self.output_1d = None
+
+    def _check_input(self, x):
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(
+                f"Teacher queries must have shape (n, {self.n_features}); got "
+                f"{tuple(x.shape)}."
+            )
+
+    def _as_2d(self, y, n):
+        if y.ndim == 1:
+            y = y.reshape(-1, 1)
+            one_d = True
+        elif y.ndim == 2:
+            one_d = False
+        else:
+            raise ValueError(
+                f"The teacher {self.name} returned an array of shape {tuple(y.shape)} "
+                f"for {n} queries; a regressor must return shape (n,) or (n, n_outputs)."
+            )
+        if y.shape[0] != n:
+            raise ValueError(
+                f"The teacher {self.name} returned {y.shape[0]} predictions for {n} "
+                "queries."
+            )
+        if self.output_1d is None:
+            self.output_1d = one_d
+        return y
+
+    @property
+    def name(self):
+        return type(self.estimator).__name__
+
+    def predict(self, x):
+        """Return the teacher's labels for ``x`` as an (n, n_outputs) tensor."""
+        raise NotImplementedError
+
+
+class TorchTeacher(_Teacher):
+    """White-box teacher around a torch module (a private, frozen copy)."""
+
+    differentiable = True
+
+    def __init__(self, module, n_features, device, original=None):
+        super().__init__(original if original is not None else module, n_features)
+        # A frozen copy: the user's module keeps its mode, device and grad flags.
+        self.module = copy.deepcopy(module).to(device).eval().requires_grad_(False)
+        params = list(self.module.parameters())
+        self.dtype = params[0].dtype if params else torch.float32
+
+    def __call__(self, x):
+        """Differentiable forward pass (teacher units, 2-D)."""
+        self._check_input(x)
+        y = self.module(x.to(self.dtype))
+        return self._as_2d(y, x.shape[0]).float()
+
+    def predict(self, x, chunk_size=65536):
+        self._check_input(x)
+        out = []
+        with torch.inference_mode():
+            for start in range(0, x.shape[0], chunk_size):
+                out.append(self(x[start : start + chunk_size]))
+        self.n_queries += x.shape[0]
+        return torch.cat(out).clone()
+
+
+class SklearnTeacher(_Teacher):
+    """Black-box teacher: only ``predict``, called on large numpy batches."""
+
+    def __init__(self, estimator, n_features, chunk_size=100_000):
+        super().__init__(estimator, n_features)
+        self.chunk_size = chunk_size
+        self.feature_names = getattr(estimator, "feature_names_in_", None)
+
+    def _frame(self, x):
+        if self.feature_names is None:
+            return x
+        import pandas as pd  # a teacher fitted on a DataFrame implies pandas
+
+        return pd.DataFrame(x, columns=self.feature_names)
+
+    def predict(self, x):
+        self._check_input(x)
+        device = x.device
+        x_np = x.detach().to("cpu", torch.float64).numpy()
+        out = []
+        for start in range(0, x_np.shape[0], self.chunk_size):
+            batch = x_np[start : start + self.chunk_size]
+            try:
+                y = self.estimator.predict(self._frame(batch))
+            except Exception as exc:
+                raise RuntimeError(
+                    f"The teacher {self.name}.predict raised {type(exc).__name__} on "
+                    f"{batch.shape[0]} synthetic queries (feature ranges "
+                    f"{batch.min():.3g} to {batch.max():.3g}). If the teacher only "
+                    "accepts some inputs, set the `domain` parameter to that region."
+                ) from exc
+            y = np.asarray(y)
+            if not np.issubdtype(y.dtype, np.number) or np.issubdtype(
+                y.dtype, np.complexfloating
+            ):
+                raise TypeError(
+                    f"The teacher {self.name}.predict returned dtype {y.dtype}; a "
+                    "regressor must return real numbers."
+                )
+            out.append(self._as_2d(y.astype(np.float32, copy=False), batch.shape[0]))
+        self.n_queries += x_np.shape[0]
+        return torch.from_numpy(np.concatenate(out)).to(device)
+
+
+def _first_linear_in_features(module):
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.Linear):
+            return layer.in_features
+        if isinstance(layer, torch.nn.LazyLinear):
+            return None
+    return None
+
+
+def _resolve_n_features(found, given, teacher):
+    if given is not None and found is not None and given != found:
+        raise ValueError(
+            f"n_features={given} disagrees with the teacher {type(teacher).__name__}, "
+            f"which takes {found} features."
+        )
+    n = found if found is not None else given
+    if n is None:
+        raise ValueError(
+            f"Cannot tell how many features the teacher {type(teacher).__name__} "
+            "takes: it has no n_features_in_ and no leading nn.Linear. Pass "
+            "n_features=... or fit(X) with unlabelled rows."
+        )
+    return int(n)
+
+
+def as_teacher(teacher, n_features=None, device="cpu"):
+    """Wrap a fitted teacher in the adapter for its kind.
+
+    Parameters
+    ----------
+    teacher : torch.nn.Module, skorch.NeuralNet or fitted sklearn regressor
+        The model to distill.
+    n_features : int or None
+        Feature count when the teacher does not reveal it.
+    device : torch.device
+        Where white-box teachers run.
+
+    Returns
+    -------
+    adapter : TorchTeacher or SklearnTeacher
+    """
+    from skorch import NeuralNet
+
+    if isinstance(teacher, NeuralNet):
+        if not getattr(teacher, "initialized_", False) or not hasattr(teacher, "module_"):
+            raise _not_fitted(teacher)
+        found = getattr(teacher, "n_features_in_", None) or _first_linear_in_features(
+            teacher.module_
+        )
+        n = _resolve_n_features(found, n_features, teacher)
+        return TorchTeacher(teacher.module_, n, device, original=teacher)
+    if isinstance(teacher, torch.nn.Module):
+        n = _resolve_n_features(_first_linear_in_features(teacher), n_features, teacher)
+        return TorchTeacher(teacher, n, device)
+    if not callable(getattr(teacher, "predict", None)):
+        raise TypeError(
+            "teacher must be a fitted scikit-learn regressor (or Pipeline), a skorch "
+            f"NeuralNet or a torch.nn.Module; got {type(teacher).__name__}, which has "
+            "no predict method."
+        )
+    try:
+        check_is_fitted(teacher)
+    except NotFittedError:
+        raise _not_fitted(teacher) from None
+    except TypeError:
+        pass  # not an sklearn estimator (no fit): nothing to check
+    n = _resolve_n_features(getattr(teacher, "n_features_in_", None), n_features, teacher)
+    return SklearnTeacher(teacher, n)

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_friedman1
+from sklearn.ensemble import RandomForestRegressor
+from torch import nn
+
+
+@pytest.fixture(scope="session")
+def friedman():
+    """Friedman #1: 10 features in [0, 1], 5 of them informative."""
+    return make_friedman1(n_samples=600, n_features=10, noise=0.5, random_state=0)
+
+
+@pytest.fixture(scope="session")
+def forest(friedman):
+    X, y = friedman
+    return RandomForestRegressor(n_estimators=20, max_depth=8, random_state=0).fit(X, y)
+
+
+@pytest.fixture(scope="session")
+def friedman_bounds(friedman):
+    X, _ = friedman
+    return {"low": X.min(axis=0), "high": X.max(axis=0)}
+
+
+def make_mlp(n_features=8, hidden=32, n_outputs=1, seed=0):
+    """A random tanh MLP: a white-box teacher on standardised inputs."""
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Linear(n_features, hidden), nn.Tanh(), nn.Linear(hidden, n_outputs)
+    )
+
+
+@pytest.fixture
+def mlp_teacher():
+    return make_mlp()
+
+
+def fidelity_r2(pred, target):
+    pred = np.asarray(pred, dtype=np.float64).reshape(len(target), -1)
+    target = np.asarray(target, dtype=np.float64).reshape(len(target), -1)
+    return float(np.mean(1 - ((pred - target) ** 2).mean(0) / target.var(0)))
+
+
+def teacher_predict(module, X):
+    with torch.no_grad():
+        return module(torch.as_tensor(X, dtype=torch.float32)).numpy()
+
+
+class RecordingTeacher:
+    """A black-box teacher that records every query it answers."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+        self.n_features_in_ = estimator.n_features_in_
+        self.queries = []
+
+    def predict(self, X):
+        self.queries.append(np.array(X, copy=True))
+        return self.estimator.predict(X)
+
+    def all_queries(self):
+        return np.concatenate(self.queries)

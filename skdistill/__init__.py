@@ -11,6 +11,7 @@ from ._queries import (
     QueryStrategy,
     UniformQueries,
 )
+from ._scoring import fidelity_score, fidelity_scorer
 from ._student import MLPStudent, StandardizedModule
 
 __version__ = "0.1.0"
@@ -27,5 +28,7 @@ __all__ = [
     "GeneratorQueries",
     "MLPStudent",
     "StandardizedModule",
+    "fidelity_score",
+    "fidelity_scorer",
     "__version__",
 ]

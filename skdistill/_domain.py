@@ -12,7 +12,11 @@ from scipy.special import ndtri
 
 __all__ = ["InputDomain"]
 
-_DISTRIBUTIONS = ("normal", "uniform", "empirical")
+_DISTRIBUTIONS = ("normal", "uniform", "empirical", "marginal")
+# Unit-space scale of features the teacher provably ignores: the student's
+# standardisation maps them to ~0, so it ignores them too, whatever values
+# real rows hold there.
+_IGNORED_SCALE = 1e20
 _MAX_ROWS = 20_000
 
 
@@ -64,7 +68,20 @@ class InputDomain:
     rows : array-like of shape (n_rows, n_features), default=None
         Unlabelled rows (input units) for the ``"empirical"`` distribution.
     jitter : float, default=0.1
-        Standard deviation of the unit-space noise added to empirical rows.
+        Standard deviation of the unit-space noise added to empirical rows
+        and marginal values.
+    marginals : list of 1-D arrays, default=None
+        For the ``"marginal"`` distribution: per feature, values (input units)
+        that each feature is drawn from independently, e.g. a fitted
+        scaler's quantiles or a tree ensemble's split thresholds.
+    integer : array-like of bool, default=None
+        Features whose queries are rounded to integers.
+    categories : dict of int to array-like, default=None
+        Categorical features and their values: queries snap to the nearest.
+    ignored : array-like of bool, default=None
+        Features the teacher provably ignores (e.g. never split on by a tree
+        ensemble): queries hold them constant and the student's input
+        standardisation maps them to zero.
     source : str, default="user"
         Where the domain came from, for the record (``domain_.source``).
 
@@ -91,6 +108,10 @@ class InputDomain:
         source="user",
         rows=None,
         jitter=0.1,
+        marginals=None,
+        integer=None,
+        categories=None,
+        ignored=None,
     ):
         if distribution not in _DISTRIBUTIONS:
             raise ValueError(
@@ -131,8 +152,27 @@ class InputDomain:
         self.high = high
         self.distribution = distribution
         self.source = source
+        if (distribution == "marginal") != (marginals is not None):
+            raise ValueError(
+                "marginals are needed for, and only for, distribution='marginal'."
+            )
+        if marginals is not None:
+            if len(marginals) != n:
+                raise ValueError(f"marginals needs {n} arrays, got {len(marginals)}.")
+            marginals = [np.sort(np.asarray(v, dtype=np.float64).ravel()) for v in marginals]
+            if any(v.size == 0 or not np.isfinite(v).all() for v in marginals):
+                raise ValueError("Every marginal needs at least one finite value.")
         self.rows = rows
         self.jitter = jitter
+        self.marginals = marginals
+        self.integer = np.zeros(n, bool) if integer is None else np.asarray(integer, bool)
+        self.categories = {
+            int(j): np.unique(np.asarray(v, dtype=np.float64))
+            for j, v in (categories or {}).items()
+        }
+        self.ignored = np.zeros(n, bool) if ignored is None else np.asarray(ignored, bool)
+        if self.integer.shape != (n,) or self.ignored.shape != (n,):
+            raise ValueError(f"integer and ignored need {n} booleans.")
 
     # -- constructors -----------------------------------------------------
     @classmethod
@@ -181,7 +221,8 @@ class InputDomain:
         random) plus unit-space Gaussian noise of standard deviation
         ``jitter``, so they follow the joint distribution of the features,
         correlations and outliers included; the bounds are the range of
-        ``X``. A feature that is constant in ``X`` stays constant in queries.
+        ``X``. A feature that is constant in ``X`` stays constant in queries,
+        and one whose values are all integers stays integer.
         """
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[0] < 2:
@@ -201,6 +242,7 @@ class InputDomain:
             source=source,
             rows=X,
             jitter=jitter,
+            integer=(X == np.round(X)).all(axis=0),
         )
 
     @classmethod
@@ -251,8 +293,13 @@ class InputDomain:
 
     @property
     def input_scale(self):
-        """Scale used to standardise inputs: ``scale`` with zeros replaced by 1."""
-        return np.where(self.scale > 0, self.scale, 1.0)
+        """Scale used to standardise inputs: ``scale`` with zeros replaced by 1.
+
+        Features the teacher ignores get a huge scale, so that the student
+        ignores them too.
+        """
+        scale = np.where(self.scale > 0, self.scale, 1.0)
+        return np.where(self.ignored, _IGNORED_SCALE, scale)
 
     def box(self, width=3.0):
         """Return finite ``(low, high)``: the bounds, or ``loc ± width * scale``."""
@@ -271,10 +318,17 @@ class InputDomain:
             return torch.randn(shape, generator=generator, device=device)
         if self.distribution == "uniform":
             return 2 * torch.rand(shape, generator=generator, device=device) - 1
-        rows = self._unit_rows(device)
-        pick = torch.randint(rows.shape[0], (n,), generator=generator, device=device)
-        noise = torch.randn(shape, generator=generator, device=device)
-        return self.clip_unit(rows[pick] + self.jitter * noise)
+        noise = self.jitter * torch.randn(shape, generator=generator, device=device)
+        if self.distribution == "empirical":
+            rows = self._unit_rows(device)
+            pick = torch.randint(rows.shape[0], (n,), generator=generator, device=device)
+            return self.clip_unit(rows[pick] + noise)
+        # Marginal: each feature drawn independently from its own values.
+        table, lengths = self._unit_marginals(device)
+        u = torch.rand(shape, generator=generator, device=device)
+        pick = torch.minimum((u * lengths).long(), lengths.long() - 1)
+        z = table[torch.arange(self.n_features, device=device), pick]
+        return self.clip_unit(z + noise)
 
     def _unit_rows(self, device):
         cached = getattr(self, "_unit_rows_cache", None)
@@ -284,6 +338,21 @@ class InputDomain:
             self._unit_rows_cache = cached
         return cached
 
+    def _unit_marginals(self, device):
+        cached = getattr(self, "_unit_marginals_cache", None)
+        if cached is None or cached[0].device != torch.device(device):
+            width = max(v.size for v in self.marginals)
+            table = np.zeros((self.n_features, width))
+            for j, v in enumerate(self.marginals):
+                table[j, : v.size] = (v - self.loc[j]) / self.input_scale[j]
+            lengths = [v.size for v in self.marginals]
+            cached = (
+                torch.as_tensor(table, dtype=torch.float32, device=device),
+                torch.as_tensor(lengths, dtype=torch.float32, device=device),
+            )
+            self._unit_marginals_cache = cached
+        return cached
+
     def ppf(self, u):
         """Map uniform ``[0, 1)`` numbers to the base distribution (numpy)."""
         u = np.asarray(u, dtype=np.float64)
@@ -291,16 +360,37 @@ class InputDomain:
             return ndtri(np.clip(u, 1e-6, 1 - 1e-6))
         if self.distribution == "uniform":
             return 2 * u - 1
-        # Empirical: each feature's own quantile function (marginals only).
-        z = (self.rows - self.loc) / self.input_scale
+        # Empirical and marginal: each feature's own quantile function.
+        columns = self.rows.T if self.rows is not None else self.marginals
         return np.column_stack(
-            [np.quantile(z[:, j], u[:, j]) for j in range(self.n_features)]
+            [
+                np.quantile((v - self.loc[j]) / self.input_scale[j], u[:, j])
+                for j, v in enumerate(columns)
+            ]
         )
 
     def to_input(self, z):
-        """Map unit-space points to the input space and clip them to the bounds."""
-        x = self._tensor(self.loc, z) + self._tensor(self.scale, z) * z
-        return self.clip(x)
+        """Map unit-space points to the input space, clip, and round or snap.
+
+        Integer features are rounded and categorical ones snapped to their
+        nearest category; gradients pass straight through both, so gradient
+        steps in the unit space still see the teacher's slope.
+        """
+        x = self.clip(self._tensor(self.loc, z) + self._tensor(self.scale, z) * z)
+        if not (self.integer.any() or self.categories):
+            return x
+        snapped = x.detach().clone()
+        if self.integer.any():
+            cols = torch.as_tensor(np.flatnonzero(self.integer), device=x.device)
+            snapped[:, cols] = torch.round(snapped[:, cols])
+        for j, values in self.categories.items():
+            v = self._tensor(values, x)
+            if v.numel() > 1:
+                idx = torch.bucketize(snapped[:, j].contiguous(), (v[1:] + v[:-1]) / 2)
+            else:
+                idx = torch.zeros_like(snapped[:, j], dtype=torch.long)
+            snapped[:, j] = v[idx]
+        return x + (snapped - x).detach()
 
     def to_unit(self, x):
         """Map input-space points to the unit space (constant features map to 0)."""
@@ -345,18 +435,25 @@ class InputDomain:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_unit_rows_cache", None)  # a device tensor: rebuilt on demand
+        state.pop("_unit_rows_cache", None)  # device tensors: rebuilt on demand
+        state.pop("_unit_marginals_cache", None)
         return state
 
     def __eq__(self, other):
         if not isinstance(other, InputDomain):
             return NotImplemented
+        same_marginals = (self.marginals is None) == (other.marginals is None) and all(
+            np.array_equal(a, b) for a, b in zip(self.marginals or [], other.marginals or [])
+        )
         return (
             self.distribution == other.distribution
             and self.jitter == other.jitter
+            and same_marginals
+            and self.categories.keys() == other.categories.keys()
+            and all(np.array_equal(v, other.categories[j]) for j, v in self.categories.items())
             and all(
                 np.array_equal(getattr(self, a), getattr(other, a))
-                for a in ("loc", "scale", "low", "high", "rows")
+                for a in ("loc", "scale", "low", "high", "rows", "integer", "ignored")
             )
         )
 

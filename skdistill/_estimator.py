@@ -1,6 +1,7 @@
 """DataFreeDistillRegressor: distill a fitted regressor into a small network, no data needed."""
 
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,6 +14,7 @@ from skorch import NeuralNet, NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, LRScheduler
 
 from ._domain import InputDomain
+from ._introspection import infer_domain
 from ._queries import _STRATEGIES, QueryContext, QueryStrategy, resolve_strategy
 from ._student import _ACTIVATIONS, MLPStudent, StandardizedModule, StandardizedMSELoss
 from ._teachers import as_teacher
@@ -103,9 +105,12 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         optimizer and callbacks are kept, while ``train_split``, the
         criterion, the batching and ``max_epochs`` are set by the distiller.
     domain : dict or InputDomain, default=None
-        Where queries may lie. ``None`` uses the rows given to ``fit(X)``, or
-        else a standard normal per feature (the paper's assumption of
-        standardised inputs). A dict ``{"low": ..., "high": ...}`` gives a
+        Where queries may lie. ``None`` uses the rows given to ``fit(X)``,
+        else what the fitted teacher reveals (a Pipeline's scaler or encoder
+        statistics, a tree ensemble's split thresholds, rows kept by
+        k-nearest neighbours or support vectors), else a standard normal per
+        feature (the paper's assumption of standardised inputs; a warning
+        says so for black-box teachers). A dict ``{"low": ..., "high": ...}`` gives a
         uniform box; ``{"loc": ..., "scale": ...}`` (optionally with
         ``low``/``high``) a normal distribution.
     n_features : int, default=None
@@ -149,12 +154,35 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen by the teacher.
     feature_names_in_ : ndarray of str
-        Feature names, when ``fit(X)`` got a DataFrame or the teacher has them.
+        Feature names: the teacher's when it has them (a DataFrame given to
+        ``fit(X)`` must then have the same columns, in order), else those of
+        a DataFrame given to ``fit(X)``.
 
     See Also
     --------
     BoundedGapQueries : The default query strategy.
     InputDomain : Where queries may lie.
+    fidelity_score : R² of the student against the teacher, without labels.
+
+    Notes
+    -----
+    ``y`` is accepted by ``fit`` only so that scikit-learn tools can pass it;
+    it is never used. In :class:`~sklearn.model_selection.GridSearchCV` or
+    :func:`~sklearn.model_selection.cross_val_score`, each training fold's
+    rows therefore serve only as unlabelled domain rows, and the held-out
+    fold is scored.
+
+    :meth:`score` follows the regressor convention: it is the R² of the
+    student's predictions against the ``y`` it is given, so it measures
+    accuracy on the task, which the teacher's own accuracy bounds. To select
+    the student that copies the teacher best, without labels, score with
+    :func:`fidelity_score` or pass ``scoring=fidelity_scorer``.
+
+    The teacher is an input, like the estimator of
+    :class:`~sklearn.frozen.FrozenEstimator` (which is accepted as a
+    teacher): :func:`~sklearn.base.clone` keeps it by reference, its own
+    parameters are hidden from ``get_params`` and refused by ``set_params``,
+    and it is never refit or modified.
 
     References
     ----------
@@ -253,6 +281,23 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         }
         return type(self)(**cloned)
 
+    def get_params(self, deep=True):
+        # Like FrozenEstimator: the teacher's own parameters are not
+        # hyperparameters of the distiller, so searches cannot reach them.
+        params = super().get_params(deep=deep)
+        return {k: v for k, v in params.items() if not k.startswith("teacher__")}
+
+    def set_params(self, **params):
+        nested = sorted(name for name in params if name.startswith("teacher__"))
+        if nested:
+            # Setting them would change the user's fitted teacher in place
+            # (a skorch teacher would even re-initialise its module).
+            raise ValueError(
+                f"Cannot set {nested}: the teacher is a fitted input and is never "
+                "modified. Pass another fitted model as teacher=... instead."
+            )
+        return super().set_params(**params)
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
         """Distill the teacher into the student.
@@ -282,7 +327,10 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         self.device_ = _resolve_device(self.device)
         if X is not None:
             X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        n_features = self.n_features_in_ if X is not None else self.n_features
+        # n_features is checked against the teacher by as_teacher, X below.
+        n_features = self.n_features
+        if n_features is None and X is not None:
+            n_features = self.n_features_in_
         random_state = check_random_state(self.random_state)
         seed = int(random_state.randint(np.iinfo(np.int32).max))
 
@@ -297,17 +345,17 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             teacher = as_teacher(self.teacher, n_features, self.device_)
             if X is None:
                 self.n_features_in_ = teacher.n_features
-                names = getattr(self.teacher, "feature_names_in_", None)
-                if names is not None:
-                    self.feature_names_in_ = np.asarray(names, dtype=object)
+                if hasattr(self, "feature_names_in_"):  # from an earlier fit(X)
+                    del self.feature_names_in_
             elif X.shape[1] != teacher.n_features:
                 raise ValueError(
                     f"X has {X.shape[1]} features but the teacher takes "
                     f"{teacher.n_features}."
                 )
+            self._take_teacher_feature_names()
 
             # 2. The input domain.
-            self.domain_ = self._resolve_domain(X, teacher.n_features, seed)
+            self.domain_ = self._resolve_domain(X, teacher, seed)
 
             # 3. Probe the teacher, then label the synthetic hold-out set.
             self._probe_teacher(teacher, generator)
@@ -368,11 +416,42 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         return self
 
     # -- fit helpers, in the order fit uses them ----------------------------
-    def _resolve_domain(self, X, n_features, seed):
+    def _take_teacher_feature_names(self):
+        """Adopt the teacher's feature names; those of fit(X) must match them."""
+        teacher_names = getattr(self.teacher, "feature_names_in_", None)
+        if teacher_names is None:
+            return
+        teacher_names = np.asarray(teacher_names, dtype=object)
+        names = getattr(self, "feature_names_in_", None)  # set by fit(X) for a DataFrame
+        if names is not None and not np.array_equal(names, teacher_names):
+            # The teacher is queried by its own column order: a reordered X
+            # would silently put each feature's domain on another feature.
+            raise ValueError(
+                f"The columns of X {list(names)} differ from the teacher's "
+                f"feature_names_in_ {list(teacher_names)}. Pass the teacher's "
+                "columns, in its order: X[teacher.feature_names_in_]."
+            )
+        self.feature_names_in_ = teacher_names
+
+    def _resolve_domain(self, X, teacher, seed):
+        """Explicit domain > unlabelled rows > what the teacher reveals > N(0, 1)."""
+        n_features = teacher.n_features
         if self.domain is not None:
             return InputDomain.from_param(self.domain, n_features)
         if X is not None:
             return InputDomain.from_data(X, random_state=seed)
+        if not teacher.differentiable:
+            inferred = infer_domain(self.teacher, n_features, random_state=seed)
+            if inferred is not None:
+                return inferred
+            warnings.warn(
+                f"Could not infer an input domain from the teacher {teacher.name}, so "
+                "queries follow a standard normal per feature. That suits a teacher "
+                "trained on standardised inputs only; for raw features, pass "
+                "domain={'low': ..., 'high': ...} or unlabelled rows to fit(X).",
+                UserWarning,
+                stacklevel=3,
+            )
         return InputDomain.standard_normal(n_features)
 
     def _probe_teacher(self, teacher, generator):

@@ -77,7 +77,12 @@ class QueryStrategy(BaseEstimator):
         """Reset any state at the start of a fit. Called once before the first round."""
 
     def generate(self, n, context):
-        """Return ``n`` queries, a float32 tensor of shape (n, n_features)."""
+        """Return ``n`` queries, a float32 tensor of shape (n, n_features).
+
+        A strategy that had to label its queries itself (to decide where to
+        go next) returns ``(queries, labels)`` instead, so nothing is asked
+        twice.
+        """
         raise NotImplementedError
 
     def observe(self, x, y, context):
@@ -178,12 +183,17 @@ class BoundedGapQueries(QueryStrategy):
     The gap is kept bounded by the few steps, the ``beta`` and ``gamma``
     penalties and the domain's bounds.
 
-    A black-box teacher (any scikit-learn model) has no input gradients. Then
-    the optimised fraction is *evolved* instead: the queries of earlier rounds
-    with the largest gap to the current student (the student is cheap to
-    evaluate; the teacher's answers are already known) are perturbed by
-    ``mutation_scale`` unit-space standard deviations. Every teacher query is
-    a training query, none is spent on gradient estimates.
+    A black-box teacher (any scikit-learn model) has no input gradients.
+    Then, with ``black_box="evolve"`` (the default), the optimised fraction is
+    *evolved* instead: the queries of earlier rounds with the largest gap to
+    the current student (the student is cheap to evaluate; the teacher's
+    answers are already known) are perturbed by ``mutation_scale`` unit-space
+    standard deviations. With ``black_box="zeroth_order"``, each optimised
+    query instead climbs the gap ``n_steps`` times along a random direction:
+    it asks the teacher at ``z ± mutation_scale * u`` and moves to the probe
+    with the larger gap. Either way every teacher query is also a training
+    query; ``benchmarks/results/black_box.md`` compares the two per teacher
+    query.
 
     Parameters
     ----------
@@ -210,8 +220,11 @@ class BoundedGapQueries(QueryStrategy):
         extent.
     tail_scale : float, default=6.0
         How much wider those coordinates are.
+    black_box : {"evolve", "zeroth_order"}, default="evolve"
+        How the optimised fraction is made for a teacher without gradients.
     mutation_scale : float, default=0.5
-        Black-box only: standard deviation of the perturbation (unit space).
+        Black-box only: standard deviation of the perturbation, or the probe
+        distance of zeroth-order steps (unit space).
     elite_fraction : float, default=0.25
         Black-box only: fraction of the archive, by gap, that parents come from.
     archive_size : int, default=20000
@@ -233,6 +246,7 @@ class BoundedGapQueries(QueryStrategy):
         alpha="linear",
         tail_fraction=0.1,
         tail_scale=6.0,
+        black_box="evolve",
         mutation_scale=0.5,
         elite_fraction=0.25,
         archive_size=20000,
@@ -244,12 +258,18 @@ class BoundedGapQueries(QueryStrategy):
         self.alpha = alpha
         self.tail_fraction = tail_fraction
         self.tail_scale = tail_scale
+        self.black_box = black_box
         self.mutation_scale = mutation_scale
         self.elite_fraction = elite_fraction
         self.archive_size = archive_size
 
     def start(self, context):
         _validate_alpha(self.alpha)
+        if self.black_box not in ("evolve", "zeroth_order"):
+            raise ValueError(
+                "black_box must be 'evolve' or 'zeroth_order'; got "
+                f"{self.black_box!r}."
+            )
         self.archive_z_ = None
         self.archive_y_ = None
 
@@ -261,6 +281,8 @@ class BoundedGapQueries(QueryStrategy):
             return domain.to_input(z_base)
         if context.teacher.differentiable:
             z_opt = self._ascend(n_opt, context)
+        elif self.black_box == "zeroth_order":
+            return self._climb(n_opt, z_base, context)
         else:
             z_opt = self._evolve(n_opt, context)
         return domain.to_input(torch.cat([z_opt, z_base]))
@@ -305,8 +327,35 @@ class BoundedGapQueries(QueryStrategy):
         )
         return domain.clip_unit(parents + self.mutation_scale * noise)
 
+    def _climb(self, n, z_base, context):
+        """Zeroth-order ascent; returns the labelled probes and base queries."""
+        domain, teacher = context.domain, context.teacher
+        n_seeds = n // (2 * self.n_steps)
+        z = self._base(n_seeds, context)
+        xs, ys = [], []
+        for _ in range(self.n_steps):
+            u = torch.randn(z.shape, generator=context.generator, device=context.device)
+            probes = domain.clip_unit(
+                torch.cat([z + self.mutation_scale * u, z - self.mutation_scale * u])
+            )
+            x = domain.to_input(probes)
+            y = teacher.predict(x)
+            xs.append(x)
+            ys.append(y)
+            with torch.no_grad():
+                gap = context.gap(y, x)
+            plus_wins = (gap[:n_seeds] >= gap[n_seeds:]).unsqueeze(1)
+            z = torch.where(plus_wins, probes[:n_seeds], probes[n_seeds:])
+        rest = torch.cat(
+            [self._base(n - 2 * self.n_steps * n_seeds, context), z_base]
+        )
+        if rest.shape[0]:
+            xs.append(domain.to_input(rest))
+            ys.append(teacher.predict(xs[-1]))
+        return torch.cat(xs), torch.cat(ys)
+
     def observe(self, x, y, context):
-        if context.teacher.differentiable:
+        if context.teacher.differentiable or self.black_box != "evolve":
             return
         z = context.domain.to_unit(x)
         if self.archive_z_ is not None:

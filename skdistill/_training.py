@@ -48,8 +48,12 @@ class QueryRounds:
         if n <= 0:
             return None
         self.context.progress = self.used / self.budget
-        x = self.strategy.generate(n, self.context).detach()
-        y = self.context.teacher.predict(x)
+        made = self.strategy.generate(n, self.context)
+        if isinstance(made, tuple):  # already labelled by the strategy
+            x, y = (t.detach() for t in made)
+        else:
+            x = made.detach()
+            y = self.context.teacher.predict(x)
         self.strategy.observe(x, y, self.context)
         self.used += n
         return x, y

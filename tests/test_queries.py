@@ -127,3 +127,25 @@ def test_strategies_resolve_by_name_and_instances_are_cloned():
     assert resolved is not mine and resolved.n_steps == 5
     with pytest.raises(ValueError, match="query_strategy must be one of"):
         resolve_strategy("adversarial")
+
+
+def test_black_box_zeroth_order_labels_its_own_probes_once(forest):
+    domain = InputDomain.from_bounds(np.zeros(10), np.ones(10))
+    ctx = _context(domain, teacher=forest, student=nn.Sequential(nn.Linear(10, 1)))
+    strategy = BoundedGapQueries(alpha=1.0, black_box="zeroth_order", n_steps=2)
+    strategy.start(ctx)
+    x, y = strategy.generate(1000, ctx)
+    assert x.shape == (1000, 10) and y.shape == (1000, 1)
+    assert ctx.teacher.n_queries == 1000  # every query labelled exactly once
+    assert domain.contains(x)
+    torch.testing.assert_close(y, ctx.teacher.predict(x))
+    with torch.no_grad():
+        first = ctx.gap(y[:500], x[:500]).mean()  # probes of the first step
+        climbed = ctx.gap(y[500:], x[500:]).mean()  # probes of the second step
+    assert climbed > first
+
+
+def test_unknown_black_box_option_is_rejected():
+    ctx = _context(InputDomain.standard_normal(4))
+    with pytest.raises(ValueError, match="black_box must be"):
+        BoundedGapQueries(black_box="magic").start(ctx)

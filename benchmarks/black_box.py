@@ -6,13 +6,13 @@ query budgets and with everything else at the defaults:
 
 * ``base only``: ``alpha=0``, plain base-distribution queries (no gap seeking);
 * ``evolve``: perturb the earlier queries with the largest gap to the current
-  student (the default);
+  student;
 * ``zeroth_order``: climb the gap along random directions, two teacher queries
-  per step and query.
+  per step and query (the default since this comparison).
 
 Teachers: a RandomForestRegressor(100) on Friedman #1 (domain: the known unit
-box) and on the paper's standardised cpusmall split (domain: the default
-standard normal). Fidelity is R^2 of student vs teacher on real test rows.
+box) and on the paper's standardised cpusmall split (domain: inferred from the
+forest's leaves). Fidelity is R^2 of student vs teacher on real test rows.
 
 Example::
 

@@ -12,7 +12,7 @@ from scipy.special import ndtri
 
 __all__ = ["InputDomain"]
 
-_DISTRIBUTIONS = ("normal", "uniform", "empirical", "marginal")
+_DISTRIBUTIONS = ("normal", "uniform", "empirical", "marginal", "boxes")
 # Unit-space scale of features the teacher provably ignores: the student's
 # standardisation maps them to ~0, so it ignores them too, whatever values
 # real rows hold there.
@@ -78,6 +78,13 @@ class InputDomain:
         Features whose queries are rounded to integers.
     categories : dict of int to array-like, default=None
         Categorical features and their values: queries snap to the nearest.
+    boxes : tuple (low, high, weights), default=None
+        For the ``"boxes"`` distribution: ``low`` and ``high`` of shape
+        (n_boxes, n_features) and ``weights`` of shape (n_boxes,). A query
+        picks a box with probability proportional to its weight and is
+        uniform inside it (within the domain's bounds). A tree's leaves are
+        such boxes, weighted by the training samples that reached them.
+        ``marginals`` is needed too (for quantile-based strategies).
     ignored : array-like of bool, default=None
         Features the teacher provably ignores (e.g. never split on by a tree
         ensemble): queries hold them constant and the student's input
@@ -112,6 +119,7 @@ class InputDomain:
         integer=None,
         categories=None,
         ignored=None,
+        boxes=None,
     ):
         if distribution not in _DISTRIBUTIONS:
             raise ValueError(
@@ -152,10 +160,20 @@ class InputDomain:
         self.high = high
         self.distribution = distribution
         self.source = source
-        if (distribution == "marginal") != (marginals is not None):
+        if (distribution in ("marginal", "boxes")) != (marginals is not None):
             raise ValueError(
-                "marginals are needed for, and only for, distribution='marginal'."
+                "marginals are needed for, and only for, distribution='marginal' "
+                "or 'boxes'."
             )
+        if (distribution == "boxes") != (boxes is not None):
+            raise ValueError("boxes are needed for, and only for, distribution='boxes'.")
+        if boxes is not None:
+            box_low, box_high, weights = (np.asarray(b, dtype=np.float64) for b in boxes)
+            if box_low.shape != box_high.shape or box_low.ndim != 2 or box_low.shape[1] != n:
+                raise ValueError(f"boxes need low and high of shape (n_boxes, {n}).")
+            if weights.shape != (box_low.shape[0],) or not (weights > 0).any():
+                raise ValueError("box weights need one positive weight per box.")
+            boxes = (box_low, box_high, weights)
         if marginals is not None:
             if len(marginals) != n:
                 raise ValueError(f"marginals needs {n} arrays, got {len(marginals)}.")
@@ -165,6 +183,7 @@ class InputDomain:
         self.rows = rows
         self.jitter = jitter
         self.marginals = marginals
+        self.boxes = boxes
         self.integer = np.zeros(n, bool) if integer is None else np.asarray(integer, bool)
         self.categories = {
             int(j): np.unique(np.asarray(v, dtype=np.float64))
@@ -314,11 +333,15 @@ class InputDomain:
     def sample_unit(self, n, generator, device="cpu"):
         """Draw ``n`` points of the base distribution in the unit space."""
         shape = (n, self.n_features)
+        if n == 0:
+            return torch.empty(shape, device=device)
         if self.distribution == "normal":
             return torch.randn(shape, generator=generator, device=device)
         if self.distribution == "uniform":
             return 2 * torch.rand(shape, generator=generator, device=device) - 1
         noise = self.jitter * torch.randn(shape, generator=generator, device=device)
+        if self.distribution == "boxes":
+            return self._sample_boxes(n, generator, device)
         if self.distribution == "empirical":
             rows = self._unit_rows(device)
             pick = torch.randint(rows.shape[0], (n,), generator=generator, device=device)
@@ -338,11 +361,55 @@ class InputDomain:
             self._unit_rows_cache = cached
         return cached
 
+    def _sample_boxes(self, n, generator, device):
+        """Pick boxes by weight; inside, each feature follows its marginal.
+
+        A leaf box leaves most features open or wide; drawing them uniformly
+        would pile queries into empty tails. Drawing each from its marginal
+        truncated to the box keeps both the box's joint structure and the
+        marginal density.
+        """
+        box_low, box_high, weights = self._unit_boxes(device)
+        table, lengths = self._unit_marginals(device)
+        pick = torch.multinomial(weights, n, replacement=True, generator=generator)
+        low, high = box_low[pick].T.contiguous(), box_high[pick].T.contiguous()  # (d, n)
+        first = torch.searchsorted(table, low)
+        last = torch.minimum(torch.searchsorted(table, high, right=True), lengths.long()[:, None])
+        count = (last - first).clamp_min(0)
+        u = torch.rand(low.shape, generator=generator, device=device)
+        idx = (first + (u * count).long()).clamp_max(table.shape[1] - 1)
+        from_marginal = table.gather(1, idx)
+        noise = self.jitter * torch.randn(low.shape, generator=generator, device=device)
+        uniform = low + (high - low) * u
+        z = torch.where(count > 0, from_marginal + noise, uniform)
+        return torch.minimum(torch.maximum(z, low), high).T.contiguous()
+
+    def _unit_boxes(self, device):
+        cached = getattr(self, "_unit_boxes_cache", None)
+        if cached is None or cached[0].device != torch.device(device):
+            box_low, box_high, weights = self.boxes
+            # Open sides end at the domain's bounds (or its 3-scale box).
+            low, high = self.box()
+            box_low = np.clip(np.maximum(box_low, low), low, high)
+            box_high = np.clip(np.minimum(box_high, high), low, high)
+            box_high = np.maximum(box_high, box_low)
+            cached = tuple(
+                torch.as_tensor(a, dtype=torch.float32, device=device)
+                for a in (
+                    (box_low - self.loc) / self.input_scale,
+                    (box_high - self.loc) / self.input_scale,
+                    weights,
+                )
+            )
+            self._unit_boxes_cache = cached
+        return cached
+
     def _unit_marginals(self, device):
         cached = getattr(self, "_unit_marginals_cache", None)
         if cached is None or cached[0].device != torch.device(device):
             width = max(v.size for v in self.marginals)
-            table = np.zeros((self.n_features, width))
+            # Padded with +inf so that each row stays sorted for searchsorted.
+            table = np.full((self.n_features, width), np.inf)
             for j, v in enumerate(self.marginals):
                 table[j, : v.size] = (v - self.loc[j]) / self.input_scale[j]
             lengths = [v.size for v in self.marginals]
@@ -437,6 +504,7 @@ class InputDomain:
         state = self.__dict__.copy()
         state.pop("_unit_rows_cache", None)  # device tensors: rebuilt on demand
         state.pop("_unit_marginals_cache", None)
+        state.pop("_unit_boxes_cache", None)
         return state
 
     def __eq__(self, other):

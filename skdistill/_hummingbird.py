@@ -104,10 +104,11 @@ def compile_tree_teacher(estimator, probe_x, reference, predict, backend="auto")
         supported = ", ".join(cls.__name__ for cls in _SUPPORTED_TREES)
         if backend == "hummingbird":
             raise ValueError(
-                f"teacher_backend='hummingbird' converts the tree ensembles {supported}; "
-                f"the teacher is a {name}. Use teacher_backend='auto' or 'predict'."
+                "teacher_backend='hummingbird' converts the tree ensembles "
+                f"{supported}; the teacher is a {name}. Use teacher_backend='auto' "
+                "or 'predict'."
             )
-        record["reason"] = f"{name} is not a tree ensemble that hummingbird converts here"
+        record["reason"] = f"{name} is not a tree ensemble hummingbird converts here"
         return None, record
 
     try:
@@ -200,7 +201,8 @@ def compile_tree_teacher(estimator, probe_x, reference, predict, backend="auto")
         f"rows/s on {timing_x.shape[0]} queries on {device}"
     )
     if backend == "hummingbird":
-        record.update(path="hummingbird", reason=f"teacher_backend='hummingbird'; {summary}")
+        reason = f"teacher_backend='hummingbird'; measured {summary}"
+        record.update(path="hummingbird", reason=reason)
         return query, record
     record.update(path=faster, reason=f"measured {summary}: {faster} is faster")
     _AUTO_DECISIONS.setdefault(estimator, {})[key] = dict(record)
@@ -218,10 +220,13 @@ class _CompiledTrees:
     def __call__(self, x):
         n = x.shape[0]
         out = []
-        with torch.inference_mode():
+        # no_grad, not inference_mode: the labels are later used (and stored)
+        # by code running outside inference mode, like predict's labels.
+        with torch.no_grad():
             for start in range(0, n, self.chunk_size):
-                batch = x[start : start + self.chunk_size].to(self.device, torch.float32)
-                out.append(self.executor(batch).reshape(batch.shape[0], -1))
+                batch = x[start : start + self.chunk_size]
+                labels = self.executor(batch.to(self.device, torch.float32))
+                out.append(labels.reshape(batch.shape[0], -1))
         return torch.cat(out).to(x.device, torch.float32)
 
 
@@ -240,10 +245,7 @@ def _agreement(converted, reference):
     if converted.shape != reference.shape:
         return False, math.inf, 0.0
     diff = (converted - reference).abs()
-    scale = reference.abs().amax(dim=0)
-    # A floor at float32's smallest normal number: an all-zero teacher output
-    # must then be reproduced exactly, not within 0 (which NaN-safe <= allows).
-    tolerance = _RTOL * scale + torch.finfo(torch.float32).tiny
+    tolerance = _RTOL * reference.abs().amax(dim=0)
     # NaN differences compare False, so a converted model returning NaN fails.
     agrees = bool((diff <= tolerance).all())
     max_abs_diff = float(diff.max()) if diff.numel() else 0.0
@@ -259,7 +261,11 @@ def _tile(x, n_rows):
 
 def _throughputs(paths, x):
     """Return the median rows per second of each path on ``x``."""
-    sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
+
+    def sync():  # CUDA calls return before the work is done
+        if x.device.type == "cuda":
+            torch.cuda.synchronize(x.device)
+
     for query in paths.values():  # warm-up: first calls allocate and spin up pools
         query(x)
     seconds = {name: [] for name in paths}

@@ -19,6 +19,7 @@ from ._domain import InputDomain
 __all__ = ["infer_domain"]
 
 _GRID = 256  # values per feature for parametric (normal, uniform) marginals
+_MAX_TREES = 32  # trees whose leaves make the boxes of a tree-ensemble domain
 
 
 @dataclass
@@ -177,6 +178,37 @@ def _threshold_feature(thresholds, origin):
     return _Feature(values, low=low, high=high, integer=integer, origin=origin)
 
 
+def _leaf_boxes(trees, n_features, max_trees, random_state):
+    """Return the leaves of up to ``max_trees`` trees as weighted boxes.
+
+    Each leaf is the box its path's thresholds cut out, weighted by the
+    training samples that reached it: together, a density estimate of the
+    training inputs that keeps their joint structure.
+    """
+    rng = np.random.default_rng(random_state)
+    if len(trees) > max_trees:
+        trees = [trees[i] for i in rng.choice(len(trees), max_trees, replace=False)]
+    lows, highs, weights = [], [], []
+    for tree in trees:
+        low = np.full((tree.node_count, n_features), -np.inf)
+        high = np.full((tree.node_count, n_features), np.inf)
+        # Nodes are numbered parents before children: one pass fills the boxes.
+        for node in range(tree.node_count):
+            left, right = tree.children_left[node], tree.children_right[node]
+            if left < 0:
+                continue
+            j, t = tree.feature[node], tree.threshold[node]
+            low[left], high[left] = low[node], high[node]
+            low[right], high[right] = low[node], high[node]
+            high[left, j] = min(high[node, j], t)
+            low[right, j] = max(low[node, j], t)
+        leaves = tree.children_left < 0
+        lows.append(low[leaves])
+        highs.append(high[leaves])
+        weights.append(tree.weighted_n_node_samples[leaves])
+    return np.concatenate(lows), np.concatenate(highs), np.concatenate(weights)
+
+
 def _tree_features(estimator, n_features):
     name = type(estimator).__name__
     mapper = getattr(estimator, "_bin_mapper", None)
@@ -234,7 +266,7 @@ def _stored_rows(estimator):
 
 
 # -- assembly -----------------------------------------------------------------
-def _assemble(features, source):
+def _assemble(features, source, boxes=None):
     n = len(features)
     if all(f is None for f in features):
         return None
@@ -265,12 +297,13 @@ def _assemble(features, source):
         scale,
         low=low,
         high=high,
-        distribution="marginal",
-        source=f"{source}: " + "; ".join(kinds),
+        distribution="marginal" if boxes is None else "boxes",
+        source=f"{source}: " + "; ".join(kinds) + ("; leaf boxes" if boxes else ""),
         marginals=marginals,
         integer=integer,
         categories=categories,
         ignored=ignored,
+        boxes=boxes,
     )
 
 
@@ -296,7 +329,11 @@ def infer_domain(teacher, n_features, random_state=0):
         estimator = steps[-1]
     features = _tree_features(estimator, n_features)
     if features is not None:
-        return _assemble(features, "teacher")
+        trees = _sklearn_trees(estimator)
+        boxes = None
+        if trees is not None:
+            boxes = _leaf_boxes(trees, n_features, _MAX_TREES, random_state)
+        return _assemble(features, "teacher", boxes)
     rows, source = _stored_rows(estimator)
     if rows is not None:
         return InputDomain.from_data(rows, random_state=random_state, source=source)

@@ -61,7 +61,7 @@ def fidelity_score(distiller, X, *, sample_weight=None):
     # predict validates X (fitted, feature count and names) before the teacher
     # sees it.
     y_student = distiller.predict(X)
-    x = torch.as_tensor(np.asarray(X, dtype=np.float64), device=distiller.device_)
+    x = torch.as_tensor(np.array(X, dtype=np.float64), device=distiller.device_)
     teacher = as_teacher(distiller.teacher, distiller.n_features_in_, distiller.device_)
     y_teacher = teacher.predict(x).cpu().numpy().astype(np.float64)
     return float(

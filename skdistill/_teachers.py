@@ -14,6 +14,8 @@ import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from ._hummingbird import compile_tree_teacher
+
 __all__ = ["as_teacher"]
 
 
@@ -70,6 +72,14 @@ class _Teacher:
         """Return the teacher's labels for ``x`` as an (n, n_outputs) tensor."""
         raise NotImplementedError
 
+    def compile(self, probe_x, reference, backend="auto"):
+        """Choose how later queries are answered; return a record of the choice.
+
+        ``reference`` holds the teacher's labels for ``probe_x``, already paid
+        for, against which a faster path is verified.
+        """
+        raise NotImplementedError
+
 
 class TorchTeacher(_Teacher):
     """White-box teacher around a torch module (a private, frozen copy)."""
@@ -98,6 +108,21 @@ class TorchTeacher(_Teacher):
         self.n_queries += x.shape[0]
         return torch.cat(out).clone()
 
+    def compile(self, probe_x, reference, backend="auto"):
+        if backend == "hummingbird":
+            raise ValueError(
+                "teacher_backend='hummingbird' converts scikit-learn tree ensembles; "
+                f"the teacher {self.name} is a torch model, which already runs on the "
+                "device. Use teacher_backend='auto'."
+            )
+        return {
+            "path": "torch",
+            "reason": "a torch teacher runs on the device as it is",
+            "rows_per_s": {},
+            "max_abs_diff": None,
+            "convert_seconds": None,
+        }
+
 
 class SklearnTeacher(_Teacher):
     """Black-box teacher: only ``predict``, called on large numpy batches."""
@@ -106,6 +131,18 @@ class SklearnTeacher(_Teacher):
         super().__init__(estimator, n_features)
         self.chunk_size = chunk_size
         self.feature_names = getattr(estimator, "feature_names_in_", None)
+        self.compiled = None  # a faster verified query path, set by compile
+
+    def __getstate__(self):
+        # The compiled path is a cache: pickles stay small and load without
+        # hummingbird installed, answering through predict again.
+        return {**self.__dict__, "compiled": None}
+
+    def compile(self, probe_x, reference, backend="auto"):
+        self.compiled, record = compile_tree_teacher(
+            self.estimator, probe_x, reference, self._predict_with_sklearn, backend
+        )
+        return record
 
     def _frame(self, x):
         if self.feature_names is None:
@@ -116,6 +153,22 @@ class SklearnTeacher(_Teacher):
 
     def predict(self, x):
         self._check_input(x)
+        if self.compiled is None:
+            y = self._predict_with_sklearn(x)
+        else:
+            try:
+                y = self.compiled(x.detach())
+            except Exception as exc:
+                raise RuntimeError(
+                    f"The hummingbird-compiled teacher {self.name} raised "
+                    f"{type(exc).__name__} on {x.shape[0]} queries. Set "
+                    "teacher_backend='predict' to query it through predict."
+                ) from exc
+        self.n_queries += x.shape[0]
+        return y
+
+    def _predict_with_sklearn(self, x):
+        """Labels from ``estimator.predict`` in chunks; queries are not counted."""
         device = x.device
         x_np = x.detach().to("cpu", torch.float64).numpy()
         out = []
@@ -139,7 +192,6 @@ class SklearnTeacher(_Teacher):
                     "regressor must return real numbers."
                 )
             out.append(self._as_2d(y.astype(np.float32, copy=False), batch.shape[0]))
-        self.n_queries += x_np.shape[0]
         return torch.from_numpy(np.concatenate(out)).to(device)
 
 
@@ -155,8 +207,9 @@ def _first_linear_in_features(module):
 def _resolve_n_features(found, given, teacher):
     if given is not None and found is not None and given != found:
         raise ValueError(
-            f"n_features={given} disagrees with the teacher {type(teacher).__name__}, "
-            f"which takes {found} features."
+            f"The input width {given} (from n_features or the columns of X) "
+            f"disagrees with the teacher {type(teacher).__name__}, which takes "
+            f"{found} features."
         )
     n = found if found is not None else given
     if n is None:

@@ -5,6 +5,10 @@ from sklearn.datasets import make_friedman1
 from sklearn.ensemble import RandomForestRegressor
 from torch import nn
 
+# Tiny networks gain nothing from a second thread, and two threads per
+# process slow down sharply whenever another process wants a core.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def friedman():

@@ -319,9 +319,12 @@ def test_n_features_is_required_when_the_teacher_hides_it(forest):
         def predict(self, X):
             return forest.predict(X)
 
+    box = {"low": np.zeros(10), "high": np.ones(10)}
     with pytest.raises(ValueError, match="Pass n_features"):
-        DataFreeDistillRegressor(Opaque(), **SMALL).fit()
-    d = DataFreeDistillRegressor(Opaque(), n_features=10, random_state=0, **SMALL).fit()
+        DataFreeDistillRegressor(Opaque(), domain=box, **SMALL).fit()
+    d = DataFreeDistillRegressor(
+        Opaque(), n_features=10, domain=box, random_state=0, **SMALL
+    ).fit()
     assert d.n_features_in_ == 10
 
 
@@ -337,5 +340,6 @@ def test_teacher_with_nan_outputs_is_a_clear_error():
         def predict(self, X):
             return np.full(len(X), np.nan)
 
+    box = {"low": np.zeros(3), "high": np.ones(3)}
     with pytest.raises(ValueError, match="NaN or inf"):
-        DataFreeDistillRegressor(NaNTeacher(), **SMALL).fit()
+        DataFreeDistillRegressor(NaNTeacher(), domain=box, **SMALL).fit()

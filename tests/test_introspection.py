@@ -147,3 +147,16 @@ def test_forest_on_raw_features_distills_without_data(raw):
     target = forest.predict(X)
     r2 = 1 - np.mean((d.predict(X) - target) ** 2) / target.var()
     assert r2 > 0.8
+
+
+def test_forest_leaf_boxes_keep_the_joint_structure_of_the_data():
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0, 10, 2000)
+    X = np.column_stack([a, a + rng.normal(scale=0.3, size=2000)])
+    y = np.sin(X[:, 0]) + X[:, 1]
+    forest = RandomForestRegressor(n_estimators=20, random_state=0).fit(X, y)
+    domain = infer_domain(forest, 2)
+    assert domain.distribution == "boxes"
+    q = _queries(domain)
+    # Independent marginals would give no correlation; the leaves keep most of it.
+    assert np.corrcoef(q[:, 0], q[:, 1])[0, 1] > 0.8

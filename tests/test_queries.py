@@ -100,7 +100,7 @@ def test_black_box_bounded_gap_evolves_high_gap_queries(forest):
     domain = InputDomain.from_bounds(np.zeros(10), np.ones(10))
     student = nn.Sequential(nn.Linear(10, 1))
     ctx = _context(domain, teacher=forest, student=student)
-    strategy = BoundedGapQueries(alpha=1.0)
+    strategy = BoundedGapQueries(alpha=1.0, black_box="evolve")
     strategy.start(ctx)
     x0 = strategy.generate(2000, ctx)
     y0 = ctx.teacher.predict(x0)

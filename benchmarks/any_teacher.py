@@ -33,7 +33,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 
 sys.path.insert(0, str(Path(__file__).parent))
-from protocol import machine_line  # noqa: E402
+from protocol import machine_line, median_seconds, write_markdown  # noqa: E402
 
 from skdistill import DataFreeDistillRegressor  # noqa: E402
 
@@ -49,15 +49,6 @@ TEACHERS = {
         MLPRegressor(hidden_layer_sizes=(100,), max_iter=300, random_state=0),
     ),
 }
-
-
-def median_seconds(fn, repeats=5):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def main():
@@ -125,13 +116,11 @@ def main():
     table = "\n".join(lines)
     print(f"# {machine_line()}")
     if args.out:
-        command = "python benchmarks/" + " ".join(
-            [Path(sys.argv[0]).name] + sys.argv[1:]
-        )
-        Path(args.out).with_suffix(".md").write_text(
-            f"Command: `{command}`\n\nMachine at start and end: see the `#` lines of "
-            f"the log; at end: {machine_line()}\n\nDistiller settings: {settings} "
-            f"(everything else default; `fit()` with no data).\n\n{table}\n"
+        write_markdown(
+            args.out,
+            table,
+            f"Distiller settings: {settings} (everything else default; `fit()` "
+            "with no data).\n\n",
         )
 
 

@@ -31,7 +31,7 @@ from sklearn.ensemble import RandomForestRegressor
 from sklearn.metrics import r2_score
 
 sys.path.insert(0, str(Path(__file__).parent))
-from protocol import load_split, machine_line  # noqa: E402
+from protocol import load_split, machine_line, write_markdown  # noqa: E402
 
 from skdistill import BoundedGapQueries, DataFreeDistillRegressor  # noqa: E402
 
@@ -90,12 +90,7 @@ def main():
                 lines.append(line)
     table = "\n".join(lines)
     if args.out:
-        command = "python benchmarks/" + " ".join(
-            [Path(sys.argv[0]).name] + sys.argv[1:]
-        )
-        Path(args.out).with_suffix(".md").write_text(
-            f"Command: `{command}`\n\nMachine: {machine_line()}\n\n{table}\n"
-        )
+        write_markdown(args.out, table)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).parent))
-from protocol import machine_line, rmse, teacher_for  # noqa: E402
+from protocol import machine_line, rmse, teacher_for, write_markdown  # noqa: E402
 
 from skdistill import (  # noqa: E402
     BoundedGapQueries,
@@ -206,10 +206,22 @@ def run(args):
                         d.fit()
                         seconds = time.perf_counter() - start
                         q = d.n_teacher_queries_
-                        record(method, "synthetic", *evaluate(d.predict(X_te), X_te, y_te, t_test), seconds, q)
+                        record(
+                            method,
+                            "synthetic",
+                            *evaluate(d.predict(X_te), X_te, y_te, t_test),
+                            seconds,
+                            q,
+                        )
                         chosen = dict(d.student_.callbacks_)["labelled_val"].best_state_
                         d.student_.module_.load_state_dict(chosen)
-                        record(method, "labelled-val", *evaluate(d.predict(X_te), X_te, y_te, t_test), seconds, q)
+                        record(
+                            method,
+                            "labelled-val",
+                            *evaluate(d.predict(X_te), X_te, y_te, t_test),
+                            seconds,
+                            q,
+                        )
                 if "ours" in args.methods:
                     for method, X_fit in [("ours", None), ("ours+X", X_tr)]:
                         d = DataFreeDistillRegressor(
@@ -218,10 +230,24 @@ def run(args):
                         start = time.perf_counter()
                         d.fit(X_fit)
                         seconds = time.perf_counter() - start
-                        record(method, "synthetic", *evaluate(d.predict(X_te), X_te, y_te, t_test), seconds, d.n_teacher_queries_)
+                        record(
+                            method,
+                            "synthetic",
+                            *evaluate(d.predict(X_te), X_te, y_te, t_test),
+                            seconds,
+                            d.n_teacher_queries_,
+                        )
                 if "ceiling" in args.methods:
-                    module, seconds, q = ceiling(teacher, X_tr, hidden, seed, steps=12_500)
-                    record("ceiling", "none", *evaluate(module, X_te, y_te, t_test), seconds, q)
+                    module, seconds, q = ceiling(
+                        teacher, X_tr, hidden, seed, steps=12_500
+                    )
+                    record(
+                        "ceiling",
+                        "none",
+                        *evaluate(module, X_te, y_te, t_test),
+                        seconds,
+                        q,
+                    )
     return rows
 
 
@@ -236,6 +262,7 @@ def summarise(rows):
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (dataset, hidden, method, selection), rs in groups.items():
+
         def ms(key, fmt):
             v = np.array([r[key] for r in rs])
             return fmt.format(v.mean()) + (
@@ -261,11 +288,15 @@ def main():
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(1, 11)))
     parser.add_argument("--hidden", nargs="+", type=int, default=[50])
     parser.add_argument(
-        "--methods", nargs="+", default=["published", "ours", "ceiling"],
+        "--methods",
+        nargs="+",
+        default=["published", "ours", "ceiling"],
         choices=["published", "ours", "ceiling"],
     )
     parser.add_argument(
-        "--budget-scale", type=float, default=1.0,
+        "--budget-scale",
+        type=float,
+        default=1.0,
         help="fraction of the published 2000 epochs for the published methods",
     )
     parser.add_argument("--out", default=None, help="write OUT.md and OUT.csv")
@@ -286,12 +317,7 @@ def main():
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        command = "python benchmarks/" + " ".join(
-            [Path(sys.argv[0]).name] + sys.argv[1:]
-        )
-        out.with_suffix(".md").write_text(
-            f"Command: `{command}`\n\nMachine: {machine_line()}\n\n{table}\n"
-        )
+        write_markdown(out, table)
 
 
 if __name__ == "__main__":

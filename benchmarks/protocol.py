@@ -9,6 +9,7 @@ epochs without validation improvement). Teachers are cached on disk.
 
 import copy
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -34,7 +35,12 @@ def load_split(data_dir, name, seed):
     )
     f32 = np.float32
     return (
-        X_train.astype(f32), y_train, X_val.astype(f32), y_val, X_test.astype(f32), y_test
+        X_train.astype(f32),
+        y_train,
+        X_val.astype(f32),
+        y_val,
+        X_test.astype(f32),
+        y_test,
     )
 
 
@@ -103,3 +109,20 @@ def machine_line():
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
         f"cpus {os.cpu_count()}, load avg {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
+
+
+def median_seconds(fn, repeats=5):
+    """Median wall time of ``repeats`` calls of ``fn``."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def write_markdown(out, table, preamble=""):
+    """Write ``table`` to ``OUT.md`` with the exact command and the machine."""
+    command = "python benchmarks/" + " ".join([Path(sys.argv[0]).name] + sys.argv[1:])
+    text = f"Command: `{command}`\n\nMachine (at the end): {machine_line()}\n\n"
+    Path(out).with_suffix(".md").write_text(text + preamble + table + "\n")

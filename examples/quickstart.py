@@ -28,7 +28,9 @@ def median_seconds(fn, repeats=5):
 def main():
     X, y = make_friedman1(n_samples=3000, n_features=10, noise=1.0, random_state=0)
     teacher = RandomForestRegressor(n_estimators=100, random_state=0).fit(X, y)
-    X_new, y_new = make_friedman1(n_samples=10_000, n_features=10, noise=1.0, random_state=1)
+    X_new, y_new = make_friedman1(
+        n_samples=10_000, n_features=10, noise=1.0, random_state=1
+    )
 
     # No training data from here on: only the features' known ranges.
     domain = {"low": np.zeros(10), "high": np.ones(10)}
@@ -41,15 +43,25 @@ def main():
     teacher_pred = teacher.predict(X_new)
     student_pred = distiller.predict(X_new)
     rmse = lambda a, b: mean_squared_error(a, b) ** 0.5  # noqa: E731
-    print(f"distilled in {seconds:.1f} s with {distiller.n_teacher_queries_:,} teacher queries")
-    print(f"RMSE vs truth   teacher {rmse(y_new, teacher_pred):.3f}   student {rmse(y_new, student_pred):.3f}")
-    print(f"fidelity        R2 {r2_score(teacher_pred, student_pred):.4f}   RMSE {rmse(teacher_pred, student_pred):.3f}")
-    print(f"pickled size    teacher {len(pickle.dumps(teacher)) / 1e6:.2f} MB   "
-          f"student {len(pickle.dumps(distiller.student_.module_)) / 1e6:.3f} MB")
+    print(
+        f"distilled in {seconds:.1f} s with {distiller.n_teacher_queries_:,} teacher queries"
+    )
+    print(
+        f"RMSE vs truth   teacher {rmse(y_new, teacher_pred):.3f}   student {rmse(y_new, student_pred):.3f}"
+    )
+    print(
+        f"fidelity        R2 {r2_score(teacher_pred, student_pred):.4f}   RMSE {rmse(teacher_pred, student_pred):.3f}"
+    )
+    print(
+        f"pickled size    teacher {len(pickle.dumps(teacher)) / 1e6:.2f} MB   "
+        f"student {len(pickle.dumps(distiller.student_.module_)) / 1e6:.3f} MB"
+    )
     t_teacher = median_seconds(lambda: teacher.predict(X_new))
     t_student = median_seconds(lambda: distiller.predict(X_new))
-    print(f"predict 10k rows teacher {t_teacher * 1e3:.1f} ms   student {t_student * 1e3:.1f} ms "
-          f"({t_teacher / t_student:.0f}x faster)")
+    print(
+        f"predict 10k rows teacher {t_teacher * 1e3:.1f} ms   student {t_student * 1e3:.1f} ms "
+        f"({t_teacher / t_student:.0f}x faster)"
+    )
 
 
 if __name__ == "__main__":

@@ -146,7 +146,9 @@ class InputDomain:
                 f"have low > high (low={low[bad].tolist()}, high={high[bad].tolist()})."
             )
         if (distribution == "empirical") != (rows is not None):
-            raise ValueError("rows are needed for, and only for, distribution='empirical'.")
+            raise ValueError(
+                "rows are needed for, and only for, distribution='empirical'."
+            )
         if rows is not None:
             rows = np.asarray(rows, dtype=np.float64)
             if rows.ndim != 2 or rows.shape[1] != n or not np.isfinite(rows).all():
@@ -166,10 +168,18 @@ class InputDomain:
                 "or 'boxes'."
             )
         if (distribution == "boxes") != (boxes is not None):
-            raise ValueError("boxes are needed for, and only for, distribution='boxes'.")
+            raise ValueError(
+                "boxes are needed for, and only for, distribution='boxes'."
+            )
         if boxes is not None:
-            box_low, box_high, weights = (np.asarray(b, dtype=np.float64) for b in boxes)
-            if box_low.shape != box_high.shape or box_low.ndim != 2 or box_low.shape[1] != n:
+            box_low, box_high, weights = (
+                np.asarray(b, dtype=np.float64) for b in boxes
+            )
+            if (
+                box_low.shape != box_high.shape
+                or box_low.ndim != 2
+                or box_low.shape[1] != n
+            ):
                 raise ValueError(f"boxes need low and high of shape (n_boxes, {n}).")
             if weights.shape != (box_low.shape[0],) or not (weights > 0).any():
                 raise ValueError("box weights need one positive weight per box.")
@@ -177,19 +187,25 @@ class InputDomain:
         if marginals is not None:
             if len(marginals) != n:
                 raise ValueError(f"marginals needs {n} arrays, got {len(marginals)}.")
-            marginals = [np.sort(np.asarray(v, dtype=np.float64).ravel()) for v in marginals]
+            marginals = [
+                np.sort(np.asarray(v, dtype=np.float64).ravel()) for v in marginals
+            ]
             if any(v.size == 0 or not np.isfinite(v).all() for v in marginals):
                 raise ValueError("Every marginal needs at least one finite value.")
         self.rows = rows
         self.jitter = jitter
         self.marginals = marginals
         self.boxes = boxes
-        self.integer = np.zeros(n, bool) if integer is None else np.asarray(integer, bool)
+        self.integer = (
+            np.zeros(n, bool) if integer is None else np.asarray(integer, bool)
+        )
         self.categories = {
             int(j): np.unique(np.asarray(v, dtype=np.float64))
             for j, v in (categories or {}).items()
         }
-        self.ignored = np.zeros(n, bool) if ignored is None else np.asarray(ignored, bool)
+        self.ignored = (
+            np.zeros(n, bool) if ignored is None else np.asarray(ignored, bool)
+        )
         if self.integer.shape != (n,) or self.ignored.shape != (n,):
             raise ValueError(f"integer and ignored need {n} booleans.")
 
@@ -200,7 +216,9 @@ class InputDomain:
         return cls(np.zeros(n_features), np.ones(n_features), source=source)
 
     @classmethod
-    def from_mean_scale(cls, mean, scale, low=None, high=None, source="user: mean/scale"):
+    def from_mean_scale(
+        cls, mean, scale, low=None, high=None, source="user: mean/scale"
+    ):
         """Return a normal domain with the given per-feature mean and scale."""
         return cls(mean, scale, low=low, high=high, source=source)
 
@@ -214,7 +232,9 @@ class InputDomain:
         low = _as_vector(low, "low")
         high = _as_vector(high, "high", low.shape[0])
         if not (np.isfinite(low).all() and np.isfinite(high).all()):
-            raise ValueError("Bounds must be finite; use from_mean_scale for open domains.")
+            raise ValueError(
+                "Bounds must be finite; use from_mean_scale for open domains."
+            )
         bad = np.flatnonzero(low >= high)
         if bad.size:
             raise ValueError(
@@ -232,7 +252,12 @@ class InputDomain:
 
     @classmethod
     def from_data(
-        cls, X, jitter=0.1, max_rows=_MAX_ROWS, random_state=0, source="fit(X): unlabelled rows"
+        cls,
+        X,
+        jitter=0.1,
+        max_rows=_MAX_ROWS,
+        random_state=0,
+        source="fit(X): unlabelled rows",
     ):
         """Return an empirical domain: the rows of ``X`` with a little jitter.
 
@@ -278,14 +303,19 @@ class InputDomain:
             keys = set(domain)
             if keys == {"low", "high"}:
                 result = cls.from_bounds(domain["low"], domain["high"])
-            elif keys & {"loc", "mean"} and "scale" in keys and keys <= {
-                "loc", "mean", "scale", "low", "high"
-            }:
+            elif (
+                keys & {"loc", "mean"}
+                and "scale" in keys
+                and keys <= {"loc", "mean", "scale", "low", "high"}
+            ):
                 if {"loc", "mean"} <= keys:
                     raise ValueError("Give either 'loc' or 'mean' in domain, not both.")
                 mean = domain["loc"] if "loc" in domain else domain["mean"]
                 result = cls.from_mean_scale(
-                    mean, domain["scale"], low=domain.get("low"), high=domain.get("high")
+                    mean,
+                    domain["scale"],
+                    low=domain.get("low"),
+                    high=domain.get("high"),
                 )
             else:
                 raise ValueError(
@@ -323,7 +353,9 @@ class InputDomain:
     def box(self, width=3.0):
         """Return finite ``(low, high)``: the bounds, or ``loc ± width * scale``."""
         low = np.where(np.isfinite(self.low), self.low, self.loc - width * self.scale)
-        high = np.where(np.isfinite(self.high), self.high, self.loc + width * self.scale)
+        high = np.where(
+            np.isfinite(self.high), self.high, self.loc + width * self.scale
+        )
         return low, high
 
     # -- sampling and maps (torch, on any device) --------------------------
@@ -344,7 +376,9 @@ class InputDomain:
             return self._sample_boxes(n, generator, device)
         if self.distribution == "empirical":
             rows = self._unit_rows(device)
-            pick = torch.randint(rows.shape[0], (n,), generator=generator, device=device)
+            pick = torch.randint(
+                rows.shape[0], (n,), generator=generator, device=device
+            )
             return self.clip_unit(rows[pick] + noise)
         # Marginal: each feature drawn independently from its own values.
         table, lengths = self._unit_marginals(device)
@@ -372,9 +406,14 @@ class InputDomain:
         box_low, box_high, weights = self._unit_boxes(device)
         table, lengths = self._unit_marginals(device)
         pick = torch.multinomial(weights, n, replacement=True, generator=generator)
-        low, high = box_low[pick].T.contiguous(), box_high[pick].T.contiguous()  # (d, n)
+        low, high = (
+            box_low[pick].T.contiguous(),
+            box_high[pick].T.contiguous(),
+        )  # (d, n)
         first = torch.searchsorted(table, low)
-        last = torch.minimum(torch.searchsorted(table, high, right=True), lengths.long()[:, None])
+        last = torch.minimum(
+            torch.searchsorted(table, high, right=True), lengths.long()[:, None]
+        )
         count = (last - first).clamp_min(0)
         u = torch.rand(low.shape, generator=generator, device=device)
         idx = (first + (u * count).long()).clamp_max(table.shape[1] - 1)
@@ -511,14 +550,18 @@ class InputDomain:
         if not isinstance(other, InputDomain):
             return NotImplemented
         same_marginals = (self.marginals is None) == (other.marginals is None) and all(
-            np.array_equal(a, b) for a, b in zip(self.marginals or [], other.marginals or [])
+            np.array_equal(a, b)
+            for a, b in zip(self.marginals or [], other.marginals or [])
         )
         return (
             self.distribution == other.distribution
             and self.jitter == other.jitter
             and same_marginals
             and self.categories.keys() == other.categories.keys()
-            and all(np.array_equal(v, other.categories[j]) for j, v in self.categories.items())
+            and all(
+                np.array_equal(v, other.categories[j])
+                for j, v in self.categories.items()
+            )
             and all(
                 np.array_equal(getattr(self, a), getattr(other, a))
                 for a in ("loc", "scale", "low", "high", "rows", "integer", "ignored")

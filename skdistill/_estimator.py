@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet, NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, LRScheduler
@@ -237,7 +237,10 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "round_size": [Interval(Integral, 1, None, closed="left")],
         "n_passes": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "activation": [StrOptions(set(_ACTIVATIONS))],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "student": [NeuralNet, None],
@@ -351,7 +354,9 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         hidden_layer_sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
         self.device_ = _resolve_device(self.device)
         if X is not None:
-            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+            X = validate_data(
+                self, X, dtype=[np.float64, np.float32], ensure_min_samples=2
+            )
         # n_features is checked against the teacher by as_teacher, X below.
         n_features = self.n_features
         if n_features is None and X is not None:
@@ -404,7 +409,9 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             student = self._build_student(n_rounds, hidden_layer_sizes, y_scale)
             student.set_params(
                 callbacks=list(student.callbacks or [])
-                + self._round_callbacks(x_holdout, y_holdout, y_scale, teacher, start_time)
+                + self._round_callbacks(
+                    x_holdout, y_holdout, y_scale, teacher, start_time
+                )
             )
             student.initialize()
             student.module_ = StandardizedModule(
@@ -452,7 +459,9 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         if teacher_names is None:
             return
         teacher_names = np.asarray(teacher_names, dtype=object)
-        names = getattr(self, "feature_names_in_", None)  # set by fit(X) for a DataFrame
+        names = getattr(
+            self, "feature_names_in_", None
+        )  # set by fit(X) for a DataFrame
         if names is not None and not np.array_equal(names, teacher_names):
             # The teacher is queried by its own column order: a reordered X
             # would silently put each feature's domain on another feature.

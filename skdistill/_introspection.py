@@ -69,7 +69,9 @@ def _scaler_features(step):
         n = step.n_features_in_
         loc = step.mean_ if step.mean_ is not None else np.zeros(n)
         scale = step.scale_ if step.scale_ is not None else np.ones(n)
-        return [_Feature.normal(m, s, f"{name}.mean_/scale_") for m, s in zip(loc, scale)]
+        return [
+            _Feature.normal(m, s, f"{name}.mean_/scale_") for m, s in zip(loc, scale)
+        ]
     if isinstance(step, MinMaxScaler):
         return [
             _Feature.uniform(lo, hi, f"{name}.data_min_/data_max_")
@@ -80,7 +82,10 @@ def _scaler_features(step):
         loc = step.center_ if step.center_ is not None else np.zeros(n)
         iqr = step.scale_ if step.scale_ is not None else np.full(n, 1.349)
         # Half the spread of a normal with this interquartile range.
-        return [_Feature.normal(m, s / 1.349, f"{name}.center_/scale_") for m, s in zip(loc, iqr)]
+        return [
+            _Feature.normal(m, s / 1.349, f"{name}.center_/scale_")
+            for m, s in zip(loc, iqr)
+        ]
     if isinstance(step, MaxAbsScaler):
         return [_Feature.uniform(-m, m, f"{name}.max_abs_") for m in step.max_abs_]
     if isinstance(step, QuantileTransformer):
@@ -166,7 +171,10 @@ def _sklearn_trees(estimator):
 def _threshold_feature(thresholds, origin):
     """A feature known only through the thresholds a model splits it at."""
     t = np.sort(thresholds)
-    integer = bool(np.all(np.abs(t - np.floor(t) - 0.5) < 1e-6))
+    # Integer features split at k + 0.5; LightGBM splits "0 vs positive" at
+    # about 1e-35 instead of 0.5.
+    at_half = np.abs(t - np.floor(t) - 0.5) < 1e-6
+    integer = bool(np.all(at_half | (np.abs(t) < 1e-30)) and at_half.any())
     unique = np.unique(t)
     # One cell beyond the outermost thresholds, as wide as a typical cell.
     gap = np.median(np.diff(unique)) if unique.size > 1 else 1.0
@@ -209,6 +217,30 @@ def _leaf_boxes(trees, n_features, max_trees, random_state):
     return np.concatenate(lows), np.concatenate(highs), np.concatenate(weights)
 
 
+def _booster_thresholds(estimator, n_features):
+    """Per-feature split thresholds of an XGBoost or LightGBM model, or None."""
+    module = type(estimator).__module__.split(".")[0]
+    if module == "lightgbm" and hasattr(estimator, "booster_"):
+        booster = estimator.booster_
+        frame = booster.trees_to_dataframe()
+        names = booster.feature_name()
+        feature, threshold = frame["split_feature"], frame["threshold"]
+    elif module == "xgboost" and hasattr(estimator, "get_booster"):
+        booster = estimator.get_booster()
+        frame = booster.trees_to_dataframe()
+        names = booster.feature_names or [f"f{j}" for j in range(n_features)]
+        feature, threshold = frame["Feature"], frame["Split"]
+    else:
+        return None
+    index = {str(name): j for j, name in enumerate(names)}
+    per_feature = [[] for _ in range(n_features)]
+    for f, t in zip(feature, threshold):
+        j = index.get(str(f))
+        if j is not None and j < n_features and np.isfinite(t):
+            per_feature[j].append(float(t))
+    return per_feature
+
+
 def _tree_features(estimator, n_features):
     name = type(estimator).__name__
     mapper = getattr(estimator, "_bin_mapper", None)
@@ -220,8 +252,14 @@ def _tree_features(estimator, n_features):
             edges = np.asarray(edges, dtype=np.float64)
             if categorical is not None and categorical[j]:
                 features.append(
-                    _Feature(edges, low=edges.min(), high=edges.max(), integer=True,
-                             categorical=True, origin=f"{name} categories")
+                    _Feature(
+                        edges,
+                        low=edges.min(),
+                        high=edges.max(),
+                        integer=True,
+                        categorical=True,
+                        origin=f"{name} categories",
+                    )
                 )
             elif edges.size == 0:
                 # A feature constant in the training data: never split on.
@@ -232,20 +270,27 @@ def _tree_features(estimator, n_features):
                 features.append(_threshold_feature(edges, f"{name} bin thresholds"))
         return features
     trees = _sklearn_trees(estimator)
-    if trees is None:
-        return None
-    per_feature = [[] for _ in range(n_features)]
-    for tree in trees:
-        internal = tree.feature >= 0
-        for j, t in zip(tree.feature[internal], tree.threshold[internal]):
-            per_feature[j].append(t)
+    if trees is not None:
+        per_feature = [[] for _ in range(n_features)]
+        for tree in trees:
+            internal = tree.feature >= 0
+            for j, t in zip(tree.feature[internal], tree.threshold[internal]):
+                per_feature[j].append(t)
+    else:
+        per_feature = _booster_thresholds(estimator, n_features)
+        if per_feature is None:
+            return None
     features = []
     for j in range(n_features):
         if per_feature[j]:
-            features.append(_threshold_feature(np.array(per_feature[j]), f"{name} split thresholds"))
+            features.append(
+                _threshold_feature(np.array(per_feature[j]), f"{name} split thresholds")
+            )
         else:
             # Never split on: the teacher provably ignores this feature.
-            features.append(_Feature(np.zeros(1), ignored=True, origin=f"{name}: never split"))
+            features.append(
+                _Feature(np.zeros(1), ignored=True, origin=f"{name}: never split")
+            )
     return features
 
 
@@ -271,7 +316,13 @@ def _assemble(features, source, boxes=None):
     if all(f is None for f in features):
         return None
     origins = []
-    marginals, loc, scale, low, high = [], np.zeros(n), np.ones(n), np.full(n, -np.inf), np.full(n, np.inf)
+    marginals, loc, scale, low, high = (
+        [],
+        np.zeros(n),
+        np.ones(n),
+        np.full(n, -np.inf),
+        np.full(n, np.inf),
+    )
     integer, ignored, categories = np.zeros(n, bool), np.zeros(n, bool), {}
     for j, f in enumerate(features):
         if f is None:
@@ -312,7 +363,8 @@ def infer_domain(teacher, n_features, random_state=0):
 
     Looks, in order, at the first step of a Pipeline (scalers, encoders,
     ColumnTransformer), at tree ensembles' split thresholds (sklearn trees
-    and forests, gradient boosting, HistGradientBoosting bin thresholds),
+    and forests, gradient boosting, HistGradientBoosting bin thresholds,
+    XGBoost and LightGBM models),
     and at training rows some models keep (k-nearest neighbours, support
     vectors, Gaussian processes).
     """

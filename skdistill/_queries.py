@@ -150,7 +150,9 @@ class UniformQueries(QueryStrategy):
             for b in context.domain.box(self.width)
         )
         u = torch.rand(
-            (n, context.domain.n_features), generator=context.generator, device=context.device
+            (n, context.domain.n_features),
+            generator=context.generator,
+            device=context.device,
         )
         return context.domain.clip(low + (high - low) * u)
 
@@ -267,8 +269,7 @@ class BoundedGapQueries(QueryStrategy):
         _validate_alpha(self.alpha)
         if self.black_box not in ("evolve", "zeroth_order"):
             raise ValueError(
-                "black_box must be 'evolve' or 'zeroth_order'; got "
-                f"{self.black_box!r}."
+                f"black_box must be 'evolve' or 'zeroth_order'; got {self.black_box!r}."
             )
         self.archive_z_ = None
         self.archive_y_ = None
@@ -295,7 +296,9 @@ class BoundedGapQueries(QueryStrategy):
         z = self._base(n, context).requires_grad_(True)
         step_size = self.step_size
         if step_size == "auto":
-            step_size = 0.1 * (domain.jitter if domain.distribution == "empirical" else 1)
+            step_size = 0.1 * (
+                domain.jitter if domain.distribution == "empirical" else 1
+            )
         optimizer = torch.optim.RMSprop([z], lr=step_size, weight_decay=self.beta)
         for _ in range(self.n_steps):
             x = domain.to_input(z)
@@ -346,9 +349,7 @@ class BoundedGapQueries(QueryStrategy):
                 gap = context.gap(y, x)
             plus_wins = (gap[:n_seeds] >= gap[n_seeds:]).unsqueeze(1)
             z = torch.where(plus_wins, probes[:n_seeds], probes[n_seeds:])
-        rest = torch.cat(
-            [self._base(n - 2 * self.n_steps * n_seeds, context), z_base]
-        )
+        rest = torch.cat([self._base(n - 2 * self.n_steps * n_seeds, context), z_base])
         if rest.shape[0]:
             xs.append(domain.to_input(rest))
             ys.append(teacher.predict(xs[-1]))

@@ -36,7 +36,9 @@ class MLPStudent(nn.Module):
         Hidden activation.
     """
 
-    def __init__(self, n_features, n_outputs=1, hidden_layer_sizes=(50,), activation="tanh"):
+    def __init__(
+        self, n_features, n_outputs=1, hidden_layer_sizes=(50,), activation="tanh"
+    ):
         super().__init__()
         if activation not in _ACTIVATIONS:
             raise ValueError(

@@ -240,7 +240,9 @@ def as_teacher(teacher, n_features=None, device="cpu"):
     from skorch import NeuralNet
 
     if isinstance(teacher, NeuralNet):
-        if not getattr(teacher, "initialized_", False) or not hasattr(teacher, "module_"):
+        if not getattr(teacher, "initialized_", False) or not hasattr(
+            teacher, "module_"
+        ):
             raise _not_fitted(teacher)
         found = getattr(teacher, "n_features_in_", None) or _first_linear_in_features(
             teacher.module_
@@ -262,5 +264,7 @@ def as_teacher(teacher, n_features=None, device="cpu"):
         raise _not_fitted(teacher) from None
     except TypeError:
         pass  # not an sklearn estimator (no fit): nothing to check
-    n = _resolve_n_features(getattr(teacher, "n_features_in_", None), n_features, teacher)
+    n = _resolve_n_features(
+        getattr(teacher, "n_features_in_", None), n_features, teacher
+    )
     return SklearnTeacher(teacher, n)

@@ -39,7 +39,13 @@ def _queries(domain, n=4000):
 
 
 @pytest.mark.parametrize(
-    "scaler", [StandardScaler(), MinMaxScaler(), RobustScaler(), QuantileTransformer(n_quantiles=50)]
+    "scaler",
+    [
+        StandardScaler(),
+        MinMaxScaler(),
+        RobustScaler(),
+        QuantileTransformer(n_quantiles=50),
+    ],
 )
 def test_pipeline_scaler_gives_the_data_scale(raw, scaler):
     X, y = raw
@@ -67,7 +73,9 @@ def test_tree_thresholds_cover_the_data_range(raw):
 
 def test_integer_features_stay_integer_and_unused_features_are_ignored():
     rng = np.random.default_rng(0)
-    X = np.column_stack([rng.integers(0, 10, 400), rng.normal(size=400), rng.normal(size=400)])
+    X = np.column_stack(
+        [rng.integers(0, 10, 400), rng.normal(size=400), rng.normal(size=400)]
+    )
     y = X[:, 0] * 2 + np.sin(X[:, 1])
     tree = GradientBoostingRegressor(n_estimators=30, max_depth=2, random_state=0)
     tree.fit(X[:, :2], y)
@@ -123,9 +131,15 @@ def test_precedence_user_domain_then_rows_then_teacher(raw):
     forest = RandomForestRegressor(n_estimators=10, random_state=0).fit(X, y)
     small = dict(max_queries=6000, round_size=2048, n_holdout=256, random_state=0)
     box = {"low": X.min(0), "high": X.max(0)}
-    assert DataFreeDistillRegressor(forest, domain=box, **small).fit(X).domain_.source == "user: bounds"
+    assert (
+        DataFreeDistillRegressor(forest, domain=box, **small).fit(X).domain_.source
+        == "user: bounds"
+    )
     assert "fit(X)" in DataFreeDistillRegressor(forest, **small).fit(X).domain_.source
-    assert "split thresholds" in DataFreeDistillRegressor(forest, **small).fit().domain_.source
+    assert (
+        "split thresholds"
+        in DataFreeDistillRegressor(forest, **small).fit().domain_.source
+    )
 
 
 def test_falling_back_to_standard_normal_warns_for_black_box_teachers(raw):
@@ -134,7 +148,9 @@ def test_falling_back_to_standard_normal_warns_for_black_box_teachers(raw):
     with pytest.warns(UserWarning, match="standard normal"):
         d = DataFreeDistillRegressor(LinearRegression().fit(X, y), **small).fit()
     assert "standard normal" in d.domain_.source
-    net = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    net = torch.nn.Sequential(
+        torch.nn.Linear(6, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1)
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the paper's setting: no warning
         DataFreeDistillRegressor(net, **small).fit()
@@ -160,3 +176,24 @@ def test_forest_leaf_boxes_keep_the_joint_structure_of_the_data():
     q = _queries(domain)
     # Independent marginals would give no correlation; the leaves keep most of it.
     assert np.corrcoef(q[:, 0], q[:, 1])[0, 1] > 0.8
+
+
+@pytest.mark.parametrize("package", ["lightgbm", "xgboost"])
+def test_gradient_boosting_libraries_reveal_their_thresholds(package):
+    lib = pytest.importorskip(package)
+    rng = np.random.default_rng(0)
+    X = np.column_stack(
+        [rng.integers(0, 10, 500), rng.uniform(100, 200, 500), np.zeros(500)]
+    )
+    y = X[:, 0] + np.sin(X[:, 1] / 10)
+    if package == "lightgbm":
+        model = lib.LGBMRegressor(n_estimators=20, verbose=-1).fit(X, y)
+    else:
+        model = lib.XGBRegressor(n_estimators=20, max_depth=3).fit(X, y)
+    domain = infer_domain(model, 3)
+    assert type(model).__name__ in domain.source
+    q = _queries(domain)
+    assert 90 < q[:, 1].min() and q[:, 1].max() < 210
+    assert domain.ignored[2]  # constant in training: never split on
+    if package == "lightgbm":  # thresholds at k + 0.5: an integer feature
+        np.testing.assert_array_equal(q[:, 0], np.round(q[:, 0]))

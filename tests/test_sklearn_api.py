@@ -233,9 +233,7 @@ def test_fit_rows_of_the_wrong_width_name_the_width(forest, friedman):
         ({"max_time": -1.0}, "'max_time' parameter of DataFreeDistillRegressor"),
     ],
 )
-def test_parameter_errors_name_the_parameter_and_accepted_values(
-    params, match, forest
-):
+def test_parameter_errors_name_the_parameter_and_accepted_values(params, match, forest):
     with pytest.raises(ValueError, match=match):
         DataFreeDistillRegressor(forest, **params).fit()
 

@@ -113,15 +113,14 @@ def main():
                 )
                 print(line, flush=True)
                 lines.append(line)
-    table = "\n".join(lines)
+                if args.out:  # after every row, so a cut-short run keeps its rows
+                    write_markdown(
+                        args.out,
+                        "\n".join(lines),
+                        f"Distiller settings: {settings} (everything else default; "
+                        "`fit()` with no data).\n\n",
+                    )
     print(f"# {machine_line()}")
-    if args.out:
-        write_markdown(
-            args.out,
-            table,
-            f"Distiller settings: {settings} (everything else default; `fit()` "
-            "with no data).\n\n",
-        )
 
 
 if __name__ == "__main__":

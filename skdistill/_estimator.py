@@ -2,6 +2,7 @@
 
 import time
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -29,6 +30,20 @@ _PREDICT_BATCH = 65536
 
 def _silent(*args, **kwargs):
     """A picklable sink that prints nothing."""
+
+
+@contextmanager
+def _torch_threads(n_threads):
+    """Run with ``n_threads`` torch threads, restoring the caller's setting."""
+    if n_threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _resolve_device(device):
@@ -124,6 +139,12 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         spends the whole budget (the best round is restored either way).
     max_time : float, default=None
         Stop after this many seconds, keeping the best student so far.
+    n_threads : int, "auto" or None, default="auto"
+        Torch CPU threads during ``fit`` (restored afterwards). "auto" uses
+        one thread on CPU: two threads slow down sharply whenever another
+        process wants a core. On a 2-core machine one thread was 13% slower
+        when idle and 3x faster beside one busy process
+        (``benchmarks/results/threads.md``). None leaves torch's setting.
     device : str or torch.device, default="auto"
         Where the student trains and queries are made: ``"auto"`` picks CUDA
         when available, else CPU.
@@ -134,13 +155,15 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         on ``device`` with the optional ``hummingbird-ml`` package
         (``pip install 'skdistill[trees]'``) and raises if that is not
         installed, fails, or disagrees with the teacher's ``predict`` on the
-        hold-out queries. ``"auto"`` tries the same, and keeps whichever
-        verified path is measured faster on ``device`` (on CPU, usually
-        ``predict``); the choice is made once per teacher and device in a
-        process. ``"predict"`` always calls ``predict``. Both paths agree to
-        float32 rounding, so students fitted along different paths agree to
-        rounding, not bit for bit. For other teachers ``"hummingbird"`` is
-        an error and the other two options change nothing.
+        hold-out queries (beyond float32 rounding on more than 1% of them).
+        ``"auto"`` tries the same and keeps whichever verified path is
+        measured faster on ``device`` (on CPU, usually ``predict``); the
+        choice is made once per teacher and device in a process.
+        ``"predict"`` always calls ``predict``. The paths agree to float32
+        rounding except on rare inputs within a rounding of a split
+        threshold, so students fitted along different paths are close, not
+        bit-identical. For other teachers ``"hummingbird"`` is an error and
+        the other two options change nothing.
     verbose : int, default=0
         0 is silent; 1 prints skorch's per-round table.
     random_state : int, RandomState instance or None, default=None
@@ -169,10 +192,13 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
     teacher_backend_ : dict
         How the teacher was queried: ``path`` ("predict", "hummingbird" or,
         for torch teachers, "torch"), ``reason``, ``rows_per_s`` (measured
-        throughput of each path timed), ``max_abs_diff`` (largest difference
-        between the converted model and ``predict`` on the hold-out queries)
-        and ``convert_seconds``. The timing calls repeat already answered
-        queries and are not counted in ``n_teacher_queries_``.
+        throughput of each path timed), ``max_abs_diff`` and
+        ``mismatch_fraction`` (the largest difference between the converted
+        model and ``predict`` on the hold-out queries, and the share of them
+        beyond float32 rounding: at most 1%, from inputs that fall within a
+        rounding of a split threshold) and ``convert_seconds``. The timing
+        calls repeat already answered queries and are not counted in
+        ``n_teacher_queries_``.
     n_features_in_ : int
         Number of features seen by the teacher.
     feature_names_in_ : ndarray of str
@@ -249,6 +275,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         "n_holdout": [Interval(Integral, 1, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
         "max_time": [Interval(Real, 0, None, closed="neither"), None],
+        "n_threads": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
         "device": [str, torch.device],
         "teacher_backend": [StrOptions(set(TEACHER_BACKENDS))],
         "verbose": ["verbose"],
@@ -273,6 +300,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         n_holdout=2048,
         n_iter_no_change=None,
         max_time=None,
+        n_threads="auto",
         device="auto",
         teacher_backend="auto",
         verbose=0,
@@ -293,6 +321,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         self.n_holdout = n_holdout
         self.n_iter_no_change = n_iter_no_change
         self.max_time = max_time
+        self.n_threads = n_threads
         self.device = device
         self.teacher_backend = teacher_backend
         self.verbose = verbose
@@ -367,7 +396,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         # Every torch draw below comes from `seed`; the caller's global RNG
         # state is restored afterwards.
         devices = [self.device_] if self.device_.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
+        with torch.random.fork_rng(devices=devices), _torch_threads(self._n_threads()):
             torch.manual_seed(seed)
             generator = torch.Generator(device=self.device_).manual_seed(seed)
 
@@ -453,6 +482,11 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         return self
 
     # -- fit helpers, in the order fit uses them ----------------------------
+    def _n_threads(self):
+        if self.n_threads == "auto":
+            return 1 if self.device_.type == "cpu" else None
+        return self.n_threads
+
     def _take_teacher_feature_names(self):
         """Adopt the teacher's feature names; those of fit(X) must match them."""
         teacher_names = getattr(self.teacher, "feature_names_in_", None)

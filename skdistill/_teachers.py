@@ -120,6 +120,7 @@ class TorchTeacher(_Teacher):
             "reason": "a torch teacher runs on the device as it is",
             "rows_per_s": {},
             "max_abs_diff": None,
+            "mismatch_fraction": None,
             "convert_seconds": None,
         }
 

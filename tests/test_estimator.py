@@ -343,3 +343,27 @@ def test_teacher_with_nan_outputs_is_a_clear_error():
     box = {"low": np.zeros(3), "high": np.ones(3)}
     with pytest.raises(ValueError, match="NaN or inf"):
         DataFreeDistillRegressor(NaNTeacher(), domain=box, **SMALL).fit()
+
+
+def test_fit_uses_one_torch_thread_on_cpu_and_restores_the_setting(mlp_teacher):
+    seen = []
+
+    class Spy(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            seen.append(torch.get_num_threads())
+            return self.inner(x)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        DataFreeDistillRegressor(
+            Spy(mlp_teacher), n_features=8, device="cpu", **SMALL
+        ).fit()
+        assert set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -84,7 +84,7 @@ def test_converted_trees_reproduce_predict(hummingbird, data, model):
     model.fit(X, y)
     teacher, _, _, record = _compile(model, backend="hummingbird")
     assert record["path"] == "hummingbird"
-    assert record["max_abs_diff"] <= 1e-4 * np.abs(y).max()
+    assert record["mismatch_fraction"] <= 0.01
     assert set(record["rows_per_s"]) == {"predict", "hummingbird"}
     assert all(rate > 0 for rate in record["rows_per_s"].values())
 
@@ -96,9 +96,8 @@ def test_converted_trees_reproduce_predict(hummingbird, data, model):
     assert teacher.n_queries == before + 300
     assert labels.shape == (300, 1) and labels.dtype == torch.float32
     assert not labels.is_inference() and not labels.requires_grad
-    np.testing.assert_allclose(
-        labels.numpy().ravel(), model.predict(x.double().numpy()), atol=1e-4
-    )
+    diff = np.abs(labels.numpy().ravel() - model.predict(x.double().numpy()))
+    assert np.mean(diff > 1e-4 * np.abs(y).max()) <= 0.01
 
 
 def test_multi_output_forest_converts_to_2d_labels(hummingbird, data):
@@ -172,6 +171,31 @@ def test_disagreeing_conversion_falls_back_to_predict(hummingbird, data, monkeyp
 
     with pytest.raises(ValueError, match="disagrees with its predict"):
         _compile(forest, backend="hummingbird")
+
+
+@pytest.mark.parametrize("n_wrong, accepted", [(2, True), (12, False)])
+def test_a_few_split_ties_are_tolerated(
+    hummingbird, data, monkeypatch, n_wrong, accepted
+):
+    # Inputs within a float32 rounding of a split threshold may take the other
+    # branch in one tree: up to 1% of the probe rows may differ, no more.
+    X, y = data
+    forest = RandomForestRegressor(n_estimators=5, random_state=0).fit(X, y)
+    real_call = _hummingbird._CompiledTrees.__call__
+
+    def some_rows_off(self, x):
+        labels = real_call(self, x)
+        labels[:n_wrong] += 0.1
+        return labels
+
+    monkeypatch.setattr(_hummingbird._CompiledTrees, "__call__", some_rows_off)
+    monkeypatch.setattr(
+        _hummingbird, "_throughputs", lambda p, x: {"hummingbird": 2.0, "predict": 1.0}
+    )
+    teacher, *_, record = _compile(forest, n=512)
+    assert record["mismatch_fraction"] == pytest.approx(n_wrong / 512)
+    assert (record["path"] == "hummingbird") == accepted
+    assert (teacher.compiled is not None) == accepted
 
 
 def test_silently_wrong_conversion_is_caught(hummingbird, data):

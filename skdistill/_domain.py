@@ -387,13 +387,25 @@ class InputDomain:
         z = table[torch.arange(self.n_features, device=device), pick]
         return self.clip_unit(z + noise)
 
+    def _on_device(self, name, device, build):
+        """Return the float32 tensors ``build()`` makes (numpy), cached per device.
+
+        Sampling happens every round; the unit-space tables it reads are
+        built once per device and dropped when pickling.
+        """
+        cache = self.__dict__.setdefault("_device_cache", {})
+        key = (name, str(torch.device(device)))
+        if key not in cache:
+            cache[key] = tuple(
+                torch.as_tensor(a, dtype=torch.float32, device=device) for a in build()
+            )
+        return cache[key]
+
     def _unit_rows(self, device):
-        cached = getattr(self, "_unit_rows_cache", None)
-        if cached is None or cached.device != torch.device(device):
-            z = (self.rows - self.loc) / self.input_scale
-            cached = torch.as_tensor(z, dtype=torch.float32, device=device)
-            self._unit_rows_cache = cached
-        return cached
+        (rows,) = self._on_device(
+            "rows", device, lambda: [(self.rows - self.loc) / self.input_scale]
+        )
+        return rows
 
     def _sample_boxes(self, n, generator, device):
         """Pick boxes by weight; inside, each feature follows its marginal.
@@ -424,40 +436,32 @@ class InputDomain:
         return torch.minimum(torch.maximum(z, low), high).T.contiguous()
 
     def _unit_boxes(self, device):
-        cached = getattr(self, "_unit_boxes_cache", None)
-        if cached is None or cached[0].device != torch.device(device):
+        def build():
             box_low, box_high, weights = self.boxes
             # Open sides end at the domain's bounds (or its 3-scale box).
             low, high = self.box()
             box_low = np.clip(np.maximum(box_low, low), low, high)
-            box_high = np.clip(np.minimum(box_high, high), low, high)
-            box_high = np.maximum(box_high, box_low)
-            cached = tuple(
-                torch.as_tensor(a, dtype=torch.float32, device=device)
-                for a in (
-                    (box_low - self.loc) / self.input_scale,
-                    (box_high - self.loc) / self.input_scale,
-                    weights,
-                )
+            box_high = np.maximum(
+                np.clip(np.minimum(box_high, high), low, high), box_low
             )
-            self._unit_boxes_cache = cached
-        return cached
+            return (
+                (box_low - self.loc) / self.input_scale,
+                (box_high - self.loc) / self.input_scale,
+                weights,
+            )
+
+        return self._on_device("boxes", device, build)
 
     def _unit_marginals(self, device):
-        cached = getattr(self, "_unit_marginals_cache", None)
-        if cached is None or cached[0].device != torch.device(device):
+        def build():
             width = max(v.size for v in self.marginals)
             # Padded with +inf so that each row stays sorted for searchsorted.
             table = np.full((self.n_features, width), np.inf)
             for j, v in enumerate(self.marginals):
                 table[j, : v.size] = (v - self.loc[j]) / self.input_scale[j]
-            lengths = [v.size for v in self.marginals]
-            cached = (
-                torch.as_tensor(table, dtype=torch.float32, device=device),
-                torch.as_tensor(lengths, dtype=torch.float32, device=device),
-            )
-            self._unit_marginals_cache = cached
-        return cached
+            return table, [v.size for v in self.marginals]
+
+        return self._on_device("marginals", device, build)
 
     def ppf(self, u):
         """Map uniform ``[0, 1)`` numbers to the base distribution (numpy)."""
@@ -541,9 +545,7 @@ class InputDomain:
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_unit_rows_cache", None)  # device tensors: rebuilt on demand
-        state.pop("_unit_marginals_cache", None)
-        state.pop("_unit_boxes_cache", None)
+        state.pop("_device_cache", None)  # device tensors: rebuilt on demand
         return state
 
     def __eq__(self, other):

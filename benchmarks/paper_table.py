@@ -27,6 +27,8 @@ import copy
 import csv
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +37,13 @@ from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).parent))
-from protocol import machine_line, rmse, teacher_for, write_markdown  # noqa: E402
+from protocol import (  # noqa: E402
+    HIGHDIM,
+    machine_line,
+    rmse,
+    teacher_for,
+    write_markdown,
+)
 
 from skdistill import (  # noqa: E402
     BoundedGapQueries,
@@ -109,7 +117,7 @@ def published_methods(hidden, X_val, y_val, scale=1.0):
         (
             "bounded_gap",
             dict(
-                query_strategy=BoundedGapQueries(step_size=0.1, tail_fraction=0.0),
+                query_strategy=BoundedGapQueries(step_size=0.1, scale_mixture=0.0),
                 batch_size=100,
                 round_size=per_round,
                 max_queries=epochs * per_round + 2048 + 16,
@@ -158,110 +166,133 @@ def ceiling(teacher, X_train, hidden, seed, steps):
     return net.module_, time.perf_counter() - start, X_train.shape[0]
 
 
-def run(args):
+METHODS = ["gaussian", "generator", "bounded_gap", "ours", "ours+X", "ceiling"]
+PUBLISHED_METHODS = ["gaussian", "generator", "bounded_gap"]
+
+
+def run_task(task):
+    """Every method on one dataset and seed (one process, ``threads`` torch threads)."""
+    name, seed, args = task
+    torch.set_num_threads(args.threads)
+    teacher, (X_tr, y_tr, X_val, y_val, X_te, y_te) = teacher_for(
+        args.data_dir, name, seed
+    )
+    with torch.no_grad():
+        t_test = teacher(torch.as_tensor(X_te)).numpy().ravel()
+    t_rmse = rmse(t_test, y_te)
     rows = []
-    for name in args.datasets:
-        for seed in args.seeds:
-            teacher, (X_tr, y_tr, X_val, y_val, X_te, y_te) = teacher_for(
-                args.data_dir, name, seed
-            )
-            with torch.no_grad():
-                t_test = teacher(torch.as_tensor(X_te)).numpy().ravel()
-            t_rmse = rmse(t_test, y_te)
-            base = dict(dataset=name, seed=seed, teacher_rmse=t_rmse)
-            print(f"# {name} seed {seed}: teacher RMSE {t_rmse:.4f}", flush=True)
-            for hidden in args.hidden:
 
-                def record(method, selection, student_rmse, fid, seconds, queries):
-                    row = dict(
-                        base,
-                        hidden=hidden,
-                        method=method,
-                        selection=selection,
-                        rmse=student_rmse,
-                        ratio=student_rmse / t_rmse,
-                        fidelity=fid,
-                        seconds=seconds,
-                        queries=queries,
-                    )
-                    rows.append(row)
-                    print(
-                        f"{name:10s} s{seed} h{hidden} {method:12s} {selection:12s} "
-                        f"rmse {student_rmse:.4f} ratio {row['ratio']:.4f} "
-                        f"fid {fid:.4f} {seconds:6.1f}s {queries:>9,d}q",
-                        flush=True,
-                    )
+    def record(hidden, method, selection, student_rmse, fid, seconds, queries):
+        row = dict(
+            dataset=name,
+            seed=seed,
+            teacher_rmse=t_rmse,
+            hidden=hidden,
+            method=method,
+            selection=selection,
+            rmse=student_rmse,
+            ratio=student_rmse / t_rmse,
+            fidelity=fid,
+            seconds=seconds,
+            queries=queries,
+        )
+        rows.append(row)
+        print(
+            f"{name:10s} s{seed} h{hidden} {method:12s} {selection:12s} "
+            f"rmse {student_rmse:.4f} ratio {row['ratio']:.4f} "
+            f"fid {fid:.4f} {seconds:6.1f}s {queries:>9,d}q",
+            flush=True,
+        )
 
-                if "published" in args.methods:
-                    for method, kwargs in published_methods(
-                        hidden, X_val, y_val, args.budget_scale
-                    ):
-                        d = DataFreeDistillRegressor(
-                            teacher,
-                            student=published_student(hidden, X_val, y_val),
-                            random_state=seed,
-                            **kwargs,
-                        )
-                        start = time.perf_counter()
-                        d.fit()
-                        seconds = time.perf_counter() - start
-                        q = d.n_teacher_queries_
-                        record(
-                            method,
-                            "synthetic",
-                            *evaluate(d.predict(X_te), X_te, y_te, t_test),
-                            seconds,
-                            q,
-                        )
-                        chosen = dict(d.student_.callbacks_)["labelled_val"].best_state_
-                        d.student_.module_.load_state_dict(chosen)
-                        record(
-                            method,
-                            "labelled-val",
-                            *evaluate(d.predict(X_te), X_te, y_te, t_test),
-                            seconds,
-                            q,
-                        )
-                if "ours" in args.methods:
-                    for method, X_fit in [("ours", None), ("ours+X", X_tr)]:
-                        d = DataFreeDistillRegressor(
-                            teacher, hidden_layer_sizes=(hidden,), random_state=seed
-                        )
-                        start = time.perf_counter()
-                        d.fit(X_fit)
-                        seconds = time.perf_counter() - start
-                        record(
-                            method,
-                            "synthetic",
-                            *evaluate(d.predict(X_te), X_te, y_te, t_test),
-                            seconds,
-                            d.n_teacher_queries_,
-                        )
-                if "ceiling" in args.methods:
-                    module, seconds, q = ceiling(
-                        teacher, X_tr, hidden, seed, steps=12_500
-                    )
-                    record(
-                        "ceiling",
-                        "none",
-                        *evaluate(module, X_te, y_te, t_test),
-                        seconds,
-                        q,
-                    )
+    for hidden in args.hidden:
+        published = dict(published_methods(hidden, X_val, y_val, args.budget_scale))
+        for method in args.methods:
+            if method in PUBLISHED_METHODS:
+                d = DataFreeDistillRegressor(
+                    teacher,
+                    student=published_student(hidden, X_val, y_val),
+                    random_state=seed,
+                    **published[method],
+                )
+                start = time.perf_counter()
+                d.fit()
+                seconds = time.perf_counter() - start
+                q = d.n_teacher_queries_
+                scores = evaluate(d.predict(X_te), X_te, y_te, t_test)
+                record(hidden, method, "synthetic", *scores, seconds, q)
+                chosen = dict(d.student_.callbacks_)["labelled_val"].best_state_
+                d.student_.module_.load_state_dict(chosen)
+                scores = evaluate(d.predict(X_te), X_te, y_te, t_test)
+                record(hidden, method, "labelled-val", *scores, seconds, q)
+            elif method in ("ours", "ours+X"):
+                d = DataFreeDistillRegressor(
+                    teacher, hidden_layer_sizes=(hidden,), random_state=seed
+                )
+                start = time.perf_counter()
+                d.fit(X_tr if method == "ours+X" else None)
+                seconds = time.perf_counter() - start
+                scores = evaluate(d.predict(X_te), X_te, y_te, t_test)
+                record(
+                    hidden, method, "synthetic", *scores, seconds, d.n_teacher_queries_
+                )
+            elif method == "ceiling":
+                module, seconds, q = ceiling(teacher, X_tr, hidden, seed, steps=12_500)
+                scores = evaluate(module, X_te, y_te, t_test)
+                record(hidden, method, "none", *scores, seconds, q)
     return rows
 
 
-def summarise(rows):
+def run(args):
+    tasks = [(name, seed, args) for name in args.datasets for seed in args.seeds]
+    if args.jobs == 1:
+        results = map(run_task, tasks)
+    else:
+        pool = ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"))
+        results = pool.map(run_task, tasks)
+    return [row for rows in results for row in rows]
+
+
+# Published mean RMSE over 10 seeds (../shared/datasets/README.md):
+# (teacher, gaussian, generator, bounded_gap) per dataset and student size.
+PUBLISHED = {
+    "compactiv": {
+        50: (0.1450, 0.1554, 0.1551, 0.1514),
+        25: (0.1441, 0.1589, 0.1606, 0.1562),
+    },
+    "cpusmall": {
+        50: (0.1663, 0.1760, 0.1744, 0.1737),
+        25: (0.1670, 0.1846, 0.1873, 0.1817),
+    },
+    "mv": {50: (0.0226, 0.0237, 0.0235, 0.0235), 25: (0.0236, 0.0250, 0.0255, 0.0252)},
+    "puma32h": {
+        50: (0.2625, 0.2521, 0.2554, 0.2518),
+        25: (0.2590, 0.2474, 0.2499, 0.2463),
+    },
+    # The paper's CTScan (384 features); our stand-in is the synthetic highdim384.
+    "ctscan": {50: (0.1032, 0.1980, 0.1458, 0.1320)},
+}
+
+
+def _groups(rows):
     groups = {}
     for r in rows:
         key = (r["dataset"], r["hidden"], r["method"], r["selection"])
         groups.setdefault(key, []).append(r)
+    return groups
+
+
+def _mean(rs, key):
+    return float(np.mean([r[key] for r in rs]))
+
+
+def summarise(rows):
+    """The full table: mean ± std over seeds per dataset, size, method, selection."""
     lines = [
         "| dataset | hidden | method | model selection | RMSE | RMSE / teacher | "
-        "fidelity RMSE | seconds | teacher queries | seeds |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "fidelity RMSE | seconds | teacher queries | published RMSE | seeds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for (dataset, hidden, method, selection), rs in groups.items():
+    for (dataset, hidden, method, selection), rs in _groups(rows).items():
 
         def ms(key, fmt):
             v = np.array([r[key] for r in rs])
@@ -269,29 +300,167 @@ def summarise(rows):
                 f" ± {fmt.format(v.std())}" if len(v) > 1 else ""
             )
 
-        teacher = np.mean([r["teacher_rmse"] for r in rs])
+        published = PUBLISHED.get(dataset, {}).get(hidden)
+        column = (
+            PUBLISHED_METHODS.index(method) + 1 if method in PUBLISHED_METHODS else 0
+        )
+        shown = f"{published[column]:.4f}" if published and column else ""
         lines.append(
-            f"| {dataset} (teacher {teacher:.4f}) | {hidden} | {method} | {selection} | "
-            f"{ms('rmse', '{:.4f}')} | {ms('ratio', '{:.3f}')} | "
+            f"| {dataset} (teacher {_mean(rs, 'teacher_rmse'):.4f}) | {hidden} | "
+            f"{method} | {selection} | {ms('rmse', '{:.4f}')} | {ms('ratio', '{:.3f}')} | "
             f"{ms('fidelity', '{:.4f}')} | {ms('seconds', '{:.1f}')} | "
-            f"{int(np.mean([r['queries'] for r in rs])):,} | {len(rs)} |"
+            f"{int(_mean(rs, 'queries')):,} | {shown} | {len(rs)} |"
         )
     return "\n".join(lines)
+
+
+def targets(rows, hidden=50):
+    """Issue 4's targets per dataset, for one student size, as a markdown table.
+
+    * ours (no labelled data) vs the published bounded-gap RMSE, in absolute
+      terms and as ratios to each side's own teacher;
+    * ours vs the midpoint between our reproduction of bounded gap (with the
+      paper's labelled-validation selection) and the data-based ceiling;
+    * median seconds of ours / median seconds of the reproduced bounded gap,
+      measured in the same run.
+    """
+    g = _groups(rows)
+    lines = [
+        "| dataset | our teacher (published) | ours RMSE | published bounded gap | "
+        "≤ published? | ours / teacher (published BG / teacher) | "
+        "reproduced BG (labelled-val) | ceiling | half-way mark | half closed? | "
+        "ours s / BG s | ≤ 1/5? |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        ours = g.get((dataset, hidden, "ours", "synthetic"))
+        if not ours:
+            continue
+        published = PUBLISHED.get(dataset, {}).get(hidden)
+        bg = g.get((dataset, hidden, "bounded_gap", "labelled-val"))
+        top = g.get((dataset, hidden, "ceiling", "none"))
+        o = _mean(ours, "rmse")
+        cells = [f"{_mean(ours, 'teacher_rmse'):.4f}"]
+        if published:
+            cells[0] += f" ({published[0]:.4f})"
+            cells += [
+                f"{o:.4f}",
+                f"{published[3]:.4f}",
+                "yes" if o <= published[3] else "**no**",
+                f"{_mean(ours, 'ratio'):.3f} ({published[3] / published[0]:.3f})",
+            ]
+        else:
+            cells += [f"{o:.4f}", "", "", f"{_mean(ours, 'ratio'):.3f}"]
+        if bg and top:
+            b, c = _mean(bg, "rmse"), _mean(top, "rmse")
+            mark = (b + c) / 2
+            cells += [
+                f"{b:.4f}",
+                f"{c:.4f}",
+                f"{mark:.4f}",
+                "yes" if o <= mark else "**no**",
+            ]
+        else:
+            cells += ["", "", "", ""]
+        if bg:
+            ratio = np.median([r["seconds"] for r in ours]) / np.median(
+                [r["seconds"] for r in bg]
+            )
+            cells += [f"{ratio:.2f}", "yes" if ratio <= 0.2 else "**no**"]
+        else:
+            cells += ["", ""]
+        lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(rows, path):
+    """RMSE / teacher RMSE per method and dataset (bars: mean, whiskers: std)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    g = _groups(rows)
+    hiddens = sorted({r["hidden"] for r in rows}, reverse=True)
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    bars = [
+        (m, s)
+        for m, s in [
+            ("gaussian", "labelled-val"),
+            ("generator", "labelled-val"),
+            ("bounded_gap", "labelled-val"),
+            ("bounded_gap", "synthetic"),
+            ("ours", "synthetic"),
+            ("ours+X", "synthetic"),
+            ("ceiling", "none"),
+        ]
+        if any((d, h, m, s) in g for d in datasets for h in hiddens)
+    ]
+    fig, axes = plt.subplots(
+        len(hiddens), 1, figsize=(10, 3.6 * len(hiddens)), squeeze=False
+    )
+    width = 0.8 / len(bars)
+    colors = plt.get_cmap("tab10").colors
+    for ax, hidden in zip(axes[:, 0], hiddens):
+        for i, (method, selection) in enumerate(bars):
+            means, stds = [], []
+            for d in datasets:
+                rs = g.get((d, hidden, method, selection), [])
+                v = np.array([r["ratio"] for r in rs]) if rs else np.array([np.nan])
+                means.append(v.mean())
+                stds.append(v.std())
+            label = (
+                method
+                + {
+                    "labelled-val": " (labelled val)",
+                    "synthetic": "",
+                    "none": " (real inputs)",
+                }[selection]
+            )
+            if method == "bounded_gap" and selection == "synthetic":
+                label = "bounded_gap (data-free selection)"
+            ax.bar(
+                np.arange(len(datasets)) + (i - (len(bars) - 1) / 2) * width,
+                means,
+                width,
+                yerr=stds,
+                label=label,
+                color=colors[i % len(colors)],
+                capsize=2,
+            )
+        ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+        ax.set_xticks(np.arange(len(datasets)), datasets)
+        ax.set_ylabel("RMSE / teacher RMSE")
+        ax.set_title(f"{hidden}-unit student (lower is better; dashed: the teacher)")
+        finite = [
+            r["ratio"]
+            for r in rows
+            if r["hidden"] == hidden and np.isfinite(r["ratio"])
+        ]
+        ax.set_ylim(min(0.9, min(finite) - 0.02), min(max(finite) + 0.05, 2.0))
+    axes[0, 0].legend(fontsize=8, ncol=2, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default="../shared/datasets")
     parser.add_argument(
-        "--datasets", nargs="+", default=["compactiv", "cpusmall", "mv", "puma32h"]
+        "--datasets",
+        nargs="+",
+        default=["compactiv", "cpusmall", "mv", "puma32h", HIGHDIM],
+        help=f"dataset files in --data-dir, or {HIGHDIM} (synthetic, 384 features)",
     )
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(1, 11)))
-    parser.add_argument("--hidden", nargs="+", type=int, default=[50])
+    parser.add_argument("--hidden", nargs="+", type=int, default=[50, 25])
     parser.add_argument(
         "--methods",
         nargs="+",
-        default=["published", "ours", "ceiling"],
-        choices=["published", "ours", "ceiling"],
+        default=METHODS,
+        choices=METHODS + ["published"],
+        help="'published' is gaussian, generator and bounded_gap",
     )
     parser.add_argument(
         "--budget-scale",
@@ -299,17 +468,24 @@ def main():
         default=1.0,
         help="fraction of the published 2000 epochs for the published methods",
     )
-    parser.add_argument("--out", default=None, help="write OUT.md and OUT.csv")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", default=None, help="write OUT.md, OUT.csv, OUT.png")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="(dataset, seed) tasks run in parallel"
+    )
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
+    if "published" in args.methods:
+        i = args.methods.index("published")
+        args.methods[i : i + 1] = PUBLISHED_METHODS
     print(f"# {machine_line()}", flush=True)
     start = time.perf_counter()
     rows = run(args)
-    table = summarise(rows)
+    total = time.perf_counter() - start
+    table, goals = summarise(rows), targets(rows)
     print(table)
-    print(f"# total {time.perf_counter() - start:.0f} s; {machine_line()}")
+    print(goals)
+    print(f"# total {total:.0f} s; {machine_line()}")
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -317,7 +493,13 @@ def main():
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        write_markdown(out, table)
+        plot(rows, out.with_suffix(".png"))
+        preamble = (
+            f"Total wall time: {total:.0f} s with {args.jobs} job(s) of "
+            f"{args.threads} torch thread(s); {len(args.seeds)} seed(s).\n\n"
+            "## Targets (50-unit student)\n\n" + goals + "\n\n## All results\n\n"
+        )
+        write_markdown(out, table, preamble)
 
 
 if __name__ == "__main__":

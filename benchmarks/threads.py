@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from protocol import machine_line, teacher_for, write_markdown  # noqa: E402
+from protocol import teacher_for, write_markdown  # noqa: E402
 
 from skdistill import DataFreeDistillRegressor  # noqa: E402
 
@@ -31,7 +31,9 @@ def main():
     parser.add_argument("--max-queries", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
-        "--busy", type=int, default=0,
+        "--busy",
+        type=int,
+        default=0,
         help="competing single-core busy-loop processes to run meanwhile",
     )
     parser.add_argument("--out", default=None)

@@ -2,6 +2,15 @@
 
 from ._domain import InputDomain
 from ._estimator import DataFreeDistillRegressor
+from ._export import (
+    DeployedStudent,
+    export_onnx,
+    export_torchscript,
+    load_weights,
+    save_weights,
+)
+from ._history import DistillationHistory
+from ._plotting import DistillationCurveDisplay, TeacherStudentDisplay
 from ._queries import (
     BoundedGapQueries,
     GaussianQueries,
@@ -11,6 +20,7 @@ from ._queries import (
     QueryStrategy,
     UniformQueries,
 )
+from ._report import CompressionReport, compression_report
 from ._scoring import fidelity_score, fidelity_scorer
 from ._student import MLPStudent, StandardizedModule
 
@@ -30,5 +40,15 @@ __all__ = [
     "StandardizedModule",
     "fidelity_score",
     "fidelity_scorer",
+    "DistillationHistory",
+    "compression_report",
+    "CompressionReport",
+    "DistillationCurveDisplay",
+    "TeacherStudentDisplay",
+    "export_onnx",
+    "export_torchscript",
+    "save_weights",
+    "load_weights",
+    "DeployedStudent",
     "__version__",
 ]

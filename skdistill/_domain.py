@@ -486,7 +486,16 @@ class InputDomain:
         nearest category; gradients pass straight through both, so gradient
         steps in the unit space still see the teacher's slope.
         """
-        x = self.clip(self._tensor(self.loc, z) + self._tensor(self.scale, z) * z)
+        return self.snap(
+            self.clip(self._tensor(self.loc, z) + self._tensor(self.scale, z) * z)
+        )
+
+    def snap(self, x):
+        """Round integer features and snap categorical ones (input space).
+
+        The values are exact (a category matches bit for bit); gradients pass
+        straight through.
+        """
         if not (self.integer.any() or self.categories):
             return x
         snapped = x.detach().clone()
@@ -500,7 +509,9 @@ class InputDomain:
             else:
                 idx = torch.zeros_like(snapped[:, j], dtype=torch.long)
             snapped[:, j] = v[idx]
-        return x + (snapped - x).detach()
+        # Exactly the snapped values forward (x - x.detach() is exactly 0; a
+        # category must match bit for bit), x's gradient backward.
+        return snapped + (x - x.detach())
 
     def to_unit(self, x):
         """Map input-space points to the unit space (constant features map to 0)."""

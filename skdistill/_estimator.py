@@ -1,8 +1,12 @@
 """DataFreeDistillRegressor: distill a fitted regressor into a small network, no data needed."""
 
+import math
+import os
 import time
 import warnings
 from contextlib import contextmanager
+from copy import deepcopy
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -14,13 +18,25 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet, NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, LRScheduler
 
+from ._checkpoint import (
+    ResumeState,
+    RoundCheckpoint,
+    capture_state,
+    check_resumable,
+    load_checkpoint,
+    params_fingerprint,
+    restore_strategy,
+)
 from ._domain import InputDomain
+from ._history import DistillationHistory
 from ._hummingbird import TEACHER_BACKENDS
 from ._introspection import infer_domain
+from ._progress import QueryProgressBar
 from ._queries import _STRATEGIES, QueryContext, QueryStrategy, resolve_strategy
 from ._student import _ACTIVATIONS, MLPStudent, StandardizedModule, StandardizedMSELoss
 from ._teachers import as_teacher
-from ._training import HoldoutFidelity, QueryRounds, SyntheticQueryStream, TimeBudget
+from ._training import HoldoutFidelity, QueryRounds, StopRounds, SyntheticQueryStream
+from .exceptions import FitInterruptedWarning, InvalidTeacherOutputWarning
 
 __all__ = ["DataFreeDistillRegressor"]
 
@@ -98,14 +114,14 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         How queries are chosen; see :class:`BoundedGapQueries`,
         :class:`GaussianQueries`, :class:`UniformQueries`,
         :class:`LatinHypercubeQueries` and :class:`GeneratorQueries`.
-    max_queries : int, default=800_000
+    max_queries : int, default=400_000
         Teacher-query budget, hold-out queries included.
     batch_size : int, default=256
         Queries per student step.
     round_size : int, default=4096
         Queries per round: one batched teacher call, one strategy update and
         one hold-out score (one skorch epoch).
-    n_passes : int, default=4
+    n_passes : int, default=8
         Student passes over each round's labelled queries (query replay):
         more student steps per teacher query, for expensive teachers.
     hidden_layer_sizes : tuple of int, default=(50,)
@@ -138,9 +154,36 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         Stop after this many rounds without hold-out improvement. ``None``
         spends the whole budget (the best round is restored either way).
     max_time : float, default=None
-        Stop after this many seconds, keeping the best student so far.
+        Stop after this many seconds of this call to ``fit``, keeping the best
+        student so far. It is checked after every round, so a fit ends at
+        most one round late: one teacher call of ``round_size`` queries, or
+        ``2 * n_steps + 1`` smaller calls for a black-box teacher with the
+        default ``"bounded_gap"`` strategy. With a slow teacher, lower
+        ``round_size`` for a tighter stop.
+    warm_start : bool, default=False
+        When True and the distiller is fitted, ``fit`` goes on training the
+        fitted ``student_`` (its weights and optimizer state) on
+        ``max_queries`` new teacher queries, instead of starting afresh, as
+        after an interrupted fit. The hold-out queries and the output
+        standardisation of the first fit are kept, so hold-out scores stay
+        comparable, and ``history_`` grows; the learning rate starts a new
+        cosine cycle (from ``learning_rate``) over the new budget. The best
+        round is restored as usual, so the student never ends worse on the
+        hold-out queries than it started.
+    checkpoint_dir : str or path-like, default=None
+        A folder to checkpoint the fit into after every round (the newest
+        two rounds are kept), in safe formats only: tensors read back with
+        ``torch.load(..., weights_only=True)`` and JSON. When ``fit`` finds a
+        checkpoint there, it resumes from it and ends as the uninterrupted fit
+        would have (bit for bit on CPU with an integer ``random_state``). The
+        checkpoint must come from the same teacher (checked on the probe
+        queries, which a resumed fit asks again), domain and parameters;
+        ``verbose``, ``n_threads``, ``max_time`` and ``checkpoint_dir`` itself
+        may differ. A folder holding a finished fit's checkpoint gives that
+        fit back: use a new folder to start over. ``None`` writes nothing.
     n_threads : int, "auto" or None, default="auto"
-        Torch CPU threads during ``fit`` (restored afterwards). "auto" uses
+        Torch CPU threads during ``fit`` and ``predict`` (restored
+        afterwards). "auto" uses
         one thread on CPU: two threads slow down sharply whenever another
         process wants a core. On a 2-core machine one thread was 13% slower
         when idle and 3x faster beside one busy process
@@ -165,7 +208,9 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         bit-identical. For other teachers ``"hummingbird"`` is an error and
         the other two options change nothing.
     verbose : int, default=0
-        0 is silent; 1 prints skorch's per-round table.
+        0 is silent; 1 shows a progress bar over the teacher-query budget
+        with the live hold-out fidelity (R², RMSE); 2 or more prints skorch's
+        per-round table instead.
     random_state : int, RandomState instance or None, default=None
         Seeds every random choice of the fit (queries, student
         initialisation). The same seed gives the same student on CPU. The
@@ -180,11 +225,27 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         The domain queries came from, with its ``source``.
     query_strategy_ : QueryStrategy
         The fitted strategy object.
-    history_ : skorch.callbacks.History
-        Per round: ``n_queries``, ``train_loss``, ``holdout_loss``,
-        ``holdout_rmse``, ``holdout_r2``, ``seconds``, ``dur``.
+    history_ : DistillationHistory
+        The student's skorch history. Per round: ``n_queries``,
+        ``n_invalid_queries``, ``train_loss``, ``holdout_loss``,
+        ``holdout_rmse``, ``holdout_r2``, ``seconds``, ``dur``;
+        ``history_.to_frame()`` gives a pandas DataFrame.
     n_teacher_queries_ : int
-        Teacher queries spent (labels, probe and hold-out).
+        Teacher queries spent (labels, probe and hold-out), over every fit
+        of a warm start.
+    n_invalid_queries_ : int
+        Of those, the queries the teacher answered with NaN or inf. They are
+        dropped (never used for training or scoring) with an
+        :class:`~skdistill.exceptions.InvalidTeacherOutputWarning`; the fit
+        stops with a ``ValueError`` only when nothing usable is left (all the
+        probe queries, fewer than two hold-out queries, or every training
+        query).
+    stop_reason_ : {"max_queries", "max_time", "n_iter_no_change", \
+"interrupted"}
+        Why the last fit ended. ``"interrupted"`` is a ``KeyboardInterrupt``
+        (Ctrl-C) during training: like skorch, ``fit`` then returns with the
+        best round so far, with a
+        :class:`~skdistill.exceptions.FitInterruptedWarning`.
     n_outputs_ : int
         Number of outputs of the teacher.
     device_ : torch.device
@@ -275,7 +336,13 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         "n_holdout": [Interval(Integral, 1, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
         "max_time": [Interval(Real, 0, None, closed="neither"), None],
-        "n_threads": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
+        "warm_start": ["boolean"],
+        "checkpoint_dir": [str, os.PathLike, None],
+        "n_threads": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
         "device": [str, torch.device],
         "teacher_backend": [StrOptions(set(TEACHER_BACKENDS))],
         "verbose": ["verbose"],
@@ -287,10 +354,10 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         teacher,
         *,
         query_strategy="bounded_gap",
-        max_queries=800_000,
+        max_queries=400_000,
         batch_size=256,
         round_size=4096,
-        n_passes=4,
+        n_passes=8,
         hidden_layer_sizes=(50,),
         activation="tanh",
         learning_rate=1e-2,
@@ -300,6 +367,8 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         n_holdout=2048,
         n_iter_no_change=None,
         max_time=None,
+        warm_start=False,
+        checkpoint_dir=None,
         n_threads="auto",
         device="auto",
         teacher_backend="auto",
@@ -321,6 +390,8 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         self.n_holdout = n_holdout
         self.n_iter_no_change = n_iter_no_change
         self.max_time = max_time
+        self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
         self.n_threads = n_threads
         self.device = device
         self.teacher_backend = teacher_backend
@@ -382,6 +453,16 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             )
         hidden_layer_sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
         self.device_ = _resolve_device(self.device)
+        # Validated before the teacher is asked anything.
+        strategy = resolve_strategy(self.query_strategy)
+        # A warm start continues the fitted student; a checkpoint, a crashed fit.
+        carried = None
+        if self.warm_start and hasattr(self, "student_"):
+            carried = self._carry_from_previous_fit()
+        elif self.checkpoint_dir is not None:
+            checkpoint = load_checkpoint(self.checkpoint_dir)
+            if checkpoint is not None:
+                carried = self._carry_from_checkpoint(checkpoint)
         if X is not None:
             X = validate_data(
                 self, X, dtype=[np.float64, np.float32], ensure_min_samples=2
@@ -390,8 +471,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         n_features = self.n_features
         if n_features is None and X is not None:
             n_features = self.n_features_in_
-        random_state = check_random_state(self.random_state)
-        seed = int(random_state.randint(np.iinfo(np.int32).max))
+        seed = self._seed(carried)
 
         # Every torch draw below comes from `seed`; the caller's global RNG
         # state is restored afterwards.
@@ -415,12 +495,15 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
 
             # 2. The input domain.
             self.domain_ = self._resolve_domain(X, teacher, seed)
+            teacher.domain = self.domain_  # named in the teacher's error messages
 
-            # 3. Probe the teacher, then label the synthetic hold-out set.
-            self._probe_teacher(teacher, generator)
-            x_holdout = self.domain_.sample(self.n_holdout, generator, self.device_)
-            y_holdout = teacher.predict(x_holdout)
-            self._check_labels(y_holdout, teacher, "the hold-out queries")
+            # 3. Probe the teacher, then label the synthetic hold-out set (a
+            # continued fit keeps its own, so that scores stay comparable).
+            probe = self._probe_teacher(teacher, generator)
+            if carried is None:
+                x_holdout, y_holdout = self._label_holdout(teacher, generator)
+            else:
+                x_holdout, y_holdout = self._check_carried(carried, teacher, probe)
             # The hold-out labels double as the reference that a faster query
             # path (a tree ensemble as torch tensors) must reproduce.
             self.teacher_backend_ = teacher.compile(
@@ -434,12 +517,16 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
 
             # 4. The student, trained in standardised units.
             budget = self.max_queries - teacher.n_queries
-            n_rounds = -(-budget // self.round_size)
+            if carried is not None:
+                budget = carried["budget"] or budget
+                teacher.n_queries += carried["n_teacher_queries"]
+                teacher.n_invalid += carried["n_invalid_queries"]
+            n_rounds = math.ceil(budget / self.round_size)
             student = self._build_student(n_rounds, hidden_layer_sizes, y_scale)
             student.set_params(
                 callbacks=list(student.callbacks or [])
                 + self._round_callbacks(
-                    x_holdout, y_holdout, y_scale, teacher, start_time
+                    x_holdout, y_holdout, y_scale, teacher, start_time, carried
                 )
             )
             student.initialize()
@@ -454,9 +541,10 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
                 self.device_
             )
             student.initialize_optimizer()
+            if carried is not None:
+                self._load_carried_student(student, carried)
 
             # 5. The query strategy, fed by the student and the teacher.
-            strategy = resolve_strategy(self.query_strategy)
             context = QueryContext(
                 teacher=teacher,
                 student=student.module_,
@@ -468,9 +556,33 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
                 device=self.device_,
             )
             strategy.start(context)
-
-            # 6. Rounds: queries -> teacher labels -> student steps -> hold-out score.
             rounds = QueryRounds(strategy, context, self.round_size, budget)
+            if carried is not None and carried["rounds"] is not None:
+                self._restore_rounds(carried["rounds"], rounds, generator)
+            checkpoint_callback = dict(student.callbacks_).get("checkpoint")
+            if checkpoint_callback is not None:
+                checkpoint_callback.capture = partial(
+                    capture_state,
+                    teacher=teacher,
+                    rounds=rounds,
+                    generator=generator,
+                    rng=context.rng,
+                    strategy=strategy,
+                    holdout=(x_holdout, y_holdout),
+                    probe=probe,
+                    domain=self.domain_,
+                    meta={
+                        "params": params_fingerprint(self.get_params(deep=False)),
+                        "seed": seed,
+                        "teacher": teacher.name,
+                        "device": self.device_.type,
+                        "budget": budget,
+                    },
+                )
+
+            # 6. Rounds: queries -> teacher labels -> student steps -> hold-out
+            # score (-> checkpoint). A Ctrl-C ends training like skorch does.
+            student.set_params(max_epochs=rounds.n_rounds)
             student.partial_fit(
                 SyntheticQueryStream(rounds, self.batch_size, self.n_passes, generator)
             )
@@ -479,6 +591,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         self.query_strategy_ = strategy
         self.history_ = student.history
         self.n_teacher_queries_ = teacher.n_queries
+        self._end_fit(teacher, rounds, carried)
         return self
 
     # -- fit helpers, in the order fit uses them ----------------------------
@@ -486,6 +599,86 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         if self.n_threads == "auto":
             return 1 if self.device_.type == "cpu" else None
         return self.n_threads
+
+    def _seed(self, carried):
+        """The fit's one seed; a resumed fit reuses its checkpoint's."""
+        if carried is not None and carried["seed"] is not None:
+            return carried["seed"]
+        random_state = check_random_state(self.random_state)
+        seed = int(random_state.randint(np.iinfo(np.int32).max))
+        if carried is not None:  # a warm start: new queries, not the first fit's
+            rounds_so_far = len(carried["history"])
+            state = np.random.SeedSequence([seed, rounds_so_far]).generate_state(1)
+            seed = int(state[0] % np.iinfo(np.int32).max)
+        return seed
+
+    def _carry_from_previous_fit(self):
+        """What a warm start keeps of the fitted student, in checkpoint form."""
+        student = self.student_
+        history = list(student.history)
+        holdout = dict(student.callbacks_)["holdout_fidelity"]
+        scored = [
+            (row["holdout_loss"], row["epoch"])
+            for row in history
+            if "holdout_loss" in row
+        ]
+        keep_best = None
+        if scored:
+            # The student holds its best round: it is the one to beat.
+            loss, epoch = min(scored)
+            keep_best = {
+                "dynamic_threshold_": loss,
+                "best_epoch_": epoch,
+                "misses_": 0,
+                "best_model_weights_": student.module_.state_dict(),
+            }
+        return {
+            "seed": None,
+            "checkpoint": None,
+            "holdout": (holdout.x, holdout.y),
+            "module": student.module_.state_dict(),
+            "optimizer": student.optimizer_.state_dict(),
+            "new_cycle": True,
+            "schedulers": None,
+            "keep_best": keep_best,
+            "history": history,
+            "n_teacher_queries": self.n_teacher_queries_,
+            "n_invalid_queries": self.n_invalid_queries_,
+            "seconds": history[-1]["seconds"] if scored else 0.0,
+            "budget": None,
+            "rounds": None,
+        }
+
+    @staticmethod
+    def _carry_from_checkpoint(checkpoint):
+        """What a resumed fit takes from a checkpoint (read without pickle)."""
+        tensors, meta = checkpoint.tensors, checkpoint.meta
+        return {
+            "seed": meta["seed"],
+            "checkpoint": checkpoint,
+            "holdout": (tensors["holdout_x"], tensors["holdout_y"]),
+            "module": tensors["module"],
+            "optimizer": tensors["optimizer"],
+            "new_cycle": False,
+            "schedulers": tensors["schedulers"],
+            "keep_best": {
+                **meta["keep_best"],
+                "best_model_weights_": tensors["best_weights"],
+            },
+            "history": checkpoint.history,
+            "n_teacher_queries": meta["n_teacher_queries"],
+            "n_invalid_queries": meta["n_invalid_queries"],
+            "seconds": meta["seconds"],
+            "budget": meta["budget"],
+            "rounds": {
+                "used": meta["used"],
+                "n_labelled": meta["n_labelled"],
+                "generator": tensors["generator"],
+                "torch_rng": tensors["torch_rng"],
+                "numpy_rng": meta["numpy_rng"],
+                "strategy": (tensors["strategy"], meta["strategy"]),
+            },
+        }
 
     def _take_teacher_feature_names(self):
         """Adopt the teacher's feature names; those of fit(X) must match them."""
@@ -528,18 +721,137 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         return InputDomain.standard_normal(n_features)
 
     def _probe_teacher(self, teacher, generator):
-        """Fail fast: ask the teacher a few queries before spending minutes."""
-        x = self.domain_.sample(_PROBE_SIZE, generator, self.device_)
-        self._check_labels(teacher.predict(x), teacher, "a probe batch")
+        """Fail fast: ask the teacher a few queries before spending minutes.
 
-    @staticmethod
-    def _check_labels(y, teacher, what):
-        if not torch.isfinite(y).all():
-            n_bad = int((~torch.isfinite(y)).any(dim=1).sum())
+        Returns the probe queries and the teacher's answers, which also
+        identify the teacher when a checkpoint is resumed.
+        """
+        x = self.domain_.sample(_PROBE_SIZE, generator, self.device_)
+        y = teacher.predict(x)
+        if not teacher.drop_invalid(x, y)[0].shape[0]:
             raise ValueError(
-                f"The teacher {teacher.name} returned NaN or inf on {n_bad} of "
-                f"{y.shape[0]} queries of {what}. Check that the domain covers only "
-                "inputs the teacher accepts (the `domain` parameter)."
+                f"The teacher {teacher.name} returned NaN or inf on all "
+                f"{_PROBE_SIZE} queries of a probe batch, so nothing usable is left. "
+                + teacher._domain_hint()
+            )
+        return x, y
+
+    def _label_holdout(self, teacher, generator):
+        """Label the synthetic hold-out queries, dropping NaN or inf answers."""
+        x = self.domain_.sample(self.n_holdout, generator, self.device_)
+        x, y = teacher.drop_invalid(x, teacher.predict(x))
+        if x.shape[0] < 2:
+            raise ValueError(
+                f"The teacher {teacher.name} returned NaN or inf on "
+                f"{self.n_holdout - x.shape[0]} of {self.n_holdout} hold-out queries, "
+                "so nothing usable is left (scoring the student needs at least 2 "
+                "finite answers). " + teacher._domain_hint()
+            )
+        return x, y
+
+    def _check_carried(self, carried, teacher, probe):
+        """Check that a warm start or checkpoint fits this teacher; return its hold-out."""
+        checkpoint = carried["checkpoint"]
+        if checkpoint is not None:
+            check_resumable(
+                checkpoint,
+                params_fingerprint(self.get_params(deep=False)),
+                teacher,
+                self.device_,
+                self.domain_,
+                probe,
+            )
+        x, y = (t.to(self.device_) for t in carried["holdout"])
+        what = "the checkpoint" if checkpoint is not None else "the fitted student_"
+        if x.shape[1] != teacher.n_features or y.shape[1] != probe[1].shape[1]:
+            raise ValueError(
+                f"The teacher takes {teacher.n_features} features and returns "
+                f"{probe[1].shape[1]} outputs, but {what} was fitted for "
+                f"{x.shape[1]} and {y.shape[1]}. Set warm_start=False (or another "
+                "checkpoint_dir) to start afresh."
+            )
+        return x, y
+
+    def _load_carried_student(self, student, carried):
+        """Put the continued student's weights, history and optimizer in place."""
+        try:
+            student.module_.load_state_dict(carried["module"])
+        except RuntimeError as exc:
+            raise ValueError(
+                "warm_start=True continues the fitted student_, but the student the "
+                "current parameters build has another architecture. Set "
+                "warm_start=False to start afresh."
+            ) from exc
+        student.history.extend(deepcopy(carried["history"]))
+        if carried["new_cycle"]:
+            # A warm start keeps the optimizer's running statistics but takes
+            # the current hyperparameters: a new learning-rate cycle.
+            fresh = [
+                {k: v for k, v in group.items() if k != "params"}
+                for group in student.optimizer_.param_groups
+            ]
+            student.optimizer_.load_state_dict(carried["optimizer"])
+            for group, hyperparameters in zip(student.optimizer_.param_groups, fresh):
+                group.update(hyperparameters)
+                group["initial_lr"] = group["lr"]
+
+    def _restore_rounds(self, state, rounds, generator):
+        """Put a resumed fit's query stream where the checkpoint left it."""
+        tensors, meta = state["strategy"]
+        restore_strategy(rounds.strategy, tensors, meta, self.device_)
+        rounds.used = state["used"]
+        rounds.n_labelled = state["n_labelled"]
+        generator.set_state(state["generator"])
+        rounds.context.rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+
+    def _end_fit(self, teacher, rounds, carried):
+        """Record why the fit ended; warn about dropped queries and interrupts."""
+        student = self.student_
+        callbacks = dict(student.callbacks_)
+        if callbacks.get("checkpoint") is not None:
+            callbacks["checkpoint"].capture = None  # let the live fit go
+        partial_round = bool(student.history) and (
+            "holdout_loss" not in student.history[-1]
+        )
+        if partial_round:  # cut short: its student was not scored, nor kept
+            student.history.pop()
+        if callbacks["stop"].reason_ is not None:
+            self.stop_reason_ = callbacks["stop"].reason_
+        elif rounds.exhausted and (rounds.ran_out or not partial_round):
+            self.stop_reason_ = "max_queries"
+        else:
+            self.stop_reason_ = "interrupted"
+        self.n_invalid_queries_ = teacher.n_invalid
+        carried_invalid = carried["n_invalid_queries"] if carried else 0
+        carried_queries = carried["n_teacher_queries"] if carried else 0
+        if teacher.n_invalid > carried_invalid:
+            warnings.warn(
+                f"The teacher {teacher.name} returned NaN or inf on "
+                f"{teacher.n_invalid - carried_invalid} of "
+                f"{teacher.n_queries - carried_queries} queries. They were dropped "
+                "and training went on with the rest (n_invalid_queries_ counts them; "
+                "the history's n_invalid_queries, per round). "
+                + teacher._domain_hint(),
+                InvalidTeacherOutputWarning,
+                stacklevel=4,  # _end_fit < fit < sklearn's fit wrapper < caller
+            )
+        if self.stop_reason_ == "interrupted":
+            best = callbacks["keep_best"].best_epoch_
+            resume = (
+                f", or with checkpoint_dir={self.checkpoint_dir!r} (and "
+                "warm_start=False) to resume from the last saved round"
+                if self.checkpoint_dir is not None
+                else ""
+            )
+            warnings.warn(
+                f"fit was interrupted (KeyboardInterrupt) after {len(student.history)} "
+                f"complete rounds and {teacher.n_queries} teacher queries. The "
+                f"student is the best round so far (round {best}; round 0 means "
+                "none was complete) and predicts as usual. Fit again with "
+                f"warm_start=True to continue from it{resume}.",
+                FitInterruptedWarning,
+                stacklevel=4,
             )
 
     def _build_student(self, n_rounds, hidden_layer_sizes, y_scale):
@@ -560,6 +872,9 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
                             "CosineAnnealingLR",
                             T_max=n_rounds,
                             eta_min=self.learning_rate / 100,
+                            # A new cycle on warm start, not skorch's default
+                            # of going on from the history's length.
+                            last_epoch=-1,
                         ),
                     )
                 ],
@@ -573,30 +888,57 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             iterator_train__batch_size=None,  # the stream yields ready batches
             iterator_train__shuffle=False,
             device=self.device_,
-            verbose=self.verbose,
+            verbose=int(self.verbose >= 2),  # 1 is QueryProgressBar's
             warm_start=False,
         )
+        student.history_ = DistillationHistory()  # kept by initialize()
         return student
 
-    def _round_callbacks(self, x_holdout, y_holdout, y_scale, teacher, start_time):
+    def _round_callbacks(
+        self, x_holdout, y_holdout, y_scale, teacher, start_time, carried=None
+    ):
+        # The history's seconds go on from those of a continued fit.
+        seconds_before = carried["seconds"] if carried is not None else 0.0
         callbacks = [
             (
                 "holdout_fidelity",
-                HoldoutFidelity(x_holdout, y_holdout, y_scale, teacher, start_time),
+                HoldoutFidelity(
+                    x_holdout, y_holdout, y_scale, teacher, start_time - seconds_before
+                ),
             ),
+        ]
+        if self.verbose == 1:  # before "stop", which may end the fit
+            callbacks.append(("progress", QueryProgressBar(self.max_queries, teacher)))
+        callbacks += [
             (
                 "keep_best",
                 EarlyStopping(
                     monitor="holdout_loss",
-                    patience=self.n_iter_no_change or np.iinfo(np.int64).max,
+                    patience=np.iinfo(np.int64).max,  # "stop" ends the fit
                     threshold=0,
                     load_best=True,
                     sink=print if self.verbose else _silent,
                 ),
             ),
         ]
-        if self.max_time is not None:
-            callbacks.append(("time_budget", TimeBudget(self.max_time, start_time)))
+        if self.checkpoint_dir is not None:  # after keep_best, whose state it saves
+            callbacks.append(("checkpoint", RoundCheckpoint(self.checkpoint_dir)))
+        if carried is not None:  # after lr_schedule and keep_best, which it restores
+            callbacks.append(
+                (
+                    "resume",
+                    ResumeState(
+                        keep_best=carried["keep_best"],
+                        optimizer=None
+                        if carried["new_cycle"]
+                        else carried["optimizer"],
+                        schedulers=carried["schedulers"],
+                    ),
+                )
+            )
+        callbacks.append(
+            ("stop", StopRounds(self.max_time, self.n_iter_no_change, start_time))
+        )
         return callbacks
 
     # -- prediction -------------------------------------------------------
@@ -617,10 +959,12 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float32)
         # The module directly, in large chunks: skorch's predict fetches rows
         # one by one through a DataLoader, which costs more than the network.
+        if not X.flags.writeable:  # e.g. pandas' read-only views: torch warns
+            X = X.copy()
         module = self.student_.module_.eval()
         device = next((p.device for p in module.parameters()), torch.device("cpu"))
         chunks = []
-        with torch.inference_mode():
+        with torch.inference_mode(), _torch_threads(self._n_threads()):
             for start in range(0, X.shape[0], _PREDICT_BATCH):
                 batch = torch.from_numpy(X[start : start + _PREDICT_BATCH]).to(device)
                 chunks.append(module(batch).cpu().numpy())

@@ -35,7 +35,9 @@ class _Teacher:
         self.estimator = estimator
         self.n_features = n_features
         self.n_queries = 0
+        self.n_invalid = 0  # queries answered with NaN or inf, dropped
         self.output_1d = None
+        self.domain = None  # where queries come from, named in error messages
 
     def _check_input(self, x):
         if x.ndim != 2 or x.shape[1] != self.n_features:
@@ -67,6 +69,35 @@ class _Teacher:
     @property
     def name(self):
         return type(self.estimator).__name__
+
+    def drop_invalid(self, x, y):
+        """Return the queries whose labels are finite; count the others.
+
+        A teacher may answer NaN or inf on some inputs (a log or a division
+        inside a Pipeline). Those queries teach nothing and would poison the
+        student's loss, so they are dropped and counted in ``n_invalid``.
+        """
+        finite = torch.isfinite(y).all(dim=1)
+        if bool(finite.all()):
+            return x, y
+        self.n_invalid += int((~finite).sum())
+        return x[finite], y[finite]
+
+    def _domain_hint(self):
+        """Say where the queries came from and how to move them."""
+        source = ""
+        if self.domain is not None:
+            source = (
+                f"The queries came from the input domain {self.domain.source!r} "
+                "(domain_). "
+            )
+        return (
+            f"{source}If the teacher accepts only some inputs, set the `domain` "
+            "parameter to a "
+            "region it accepts, DataFreeDistillRegressor(teacher, domain={'low': "
+            "[...], 'high': [...]}) or domain={'loc': ..., 'scale': ..., 'low': "
+            "..., 'high': ...}, or pass unlabelled rows to fit(X)."
+        )
 
     def predict(self, x):
         """Return the teacher's labels for ``x`` as an (n, n_outputs) tensor."""
@@ -171,18 +202,22 @@ class SklearnTeacher(_Teacher):
     def _predict_with_sklearn(self, x):
         """Labels from ``estimator.predict`` in chunks; queries are not counted."""
         device = x.device
-        x_np = x.detach().to("cpu", torch.float64).numpy()
         out = []
-        for start in range(0, x_np.shape[0], self.chunk_size):
-            batch = x_np[start : start + self.chunk_size]
+        for start in range(0, x.shape[0], self.chunk_size):
+            # float64 per chunk: memory stays bounded by chunk_size, not the round.
+            batch = x[start : start + self.chunk_size].detach()
+            batch = batch.to("cpu", torch.float64).numpy()
             try:
                 y = self.estimator.predict(self._frame(batch))
             except Exception as exc:
+                low, high = batch.min(axis=0), batch.max(axis=0)
+                said = (str(exc).splitlines() or [""])[0][:200]
                 raise RuntimeError(
-                    f"The teacher {self.name}.predict raised {type(exc).__name__} on "
-                    f"{batch.shape[0]} synthetic queries (feature ranges "
-                    f"{batch.min():.3g} to {batch.max():.3g}). If the teacher only "
-                    "accepts some inputs, set the `domain` parameter to that region."
+                    f"The teacher {self.name}.predict raised {type(exc).__name__} "
+                    f"({said}) on {batch.shape[0]} synthetic queries with feature "
+                    f"minima {np.array2string(low, precision=3, threshold=6)} and "
+                    f"maxima {np.array2string(high, precision=3, threshold=6)}. "
+                    + self._domain_hint()
                 ) from exc
             y = np.asarray(y)
             if not np.issubdtype(y.dtype, np.number) or np.issubdtype(

@@ -14,7 +14,7 @@ import torch
 from skorch.callbacks import Callback
 from torch.utils.data import IterableDataset
 
-__all__ = ["QueryRounds", "SyntheticQueryStream", "HoldoutFidelity", "TimeBudget"]
+__all__ = ["QueryRounds", "SyntheticQueryStream", "HoldoutFidelity", "StopRounds"]
 
 
 class QueryRounds:
@@ -30,6 +30,16 @@ class QueryRounds:
         Queries per round.
     budget : int
         Teacher queries this object may spend on training queries.
+
+    Attributes
+    ----------
+    used : int
+        Training queries spent so far.
+    n_labelled : int
+        Of those, the queries with finite labels, handed to the student.
+    ran_out : bool
+        Whether the budget ran out before the last round skorch expected
+        (rounds without a finite answer were skipped).
     """
 
     def __init__(self, strategy, context, round_size, budget):
@@ -38,25 +48,54 @@ class QueryRounds:
         self.round_size = round_size
         self.budget = budget
         self.used = 0
+        self.n_labelled = 0
+        self.ran_out = False
 
     @property
     def n_rounds(self):
+        """Rounds left in the budget."""
         return math.ceil((self.budget - self.used) / self.round_size)
 
+    @property
+    def exhausted(self):
+        return self.used >= self.budget
+
     def __call__(self):
-        n = min(self.round_size, self.budget - self.used)
-        if n <= 0:
-            return None
-        self.context.progress = self.used / self.budget
-        made = self.strategy.generate(n, self.context)
-        if isinstance(made, tuple):  # already labelled by the strategy
-            x, y = (t.detach() for t in made)
-        else:
-            x = made.detach()
-            y = self.context.teacher.predict(x)
-        self.strategy.observe(x, y, self.context)
-        self.used += n
-        return x, y
+        """Return the next round's queries with finite labels; None once spent.
+
+        Queries the teacher answers with NaN or inf are dropped (and counted
+        by the teacher adapter); a round left with none is followed by the
+        next one within the budget.
+        """
+        teacher = self.context.teacher
+        while not self.exhausted:
+            n = min(self.round_size, self.budget - self.used)
+            self.context.progress = self.used / self.budget
+            made = self.strategy.generate(n, self.context)
+            if isinstance(made, tuple):  # already labelled by the strategy
+                x, y = (t.detach() for t in made)
+            else:
+                x = made.detach()
+                if not bool(torch.isfinite(x).all()):
+                    raise RuntimeError(
+                        f"The query strategy {type(self.strategy).__name__} made "
+                        "non-finite queries; a strategy must keep every query "
+                        "finite and inside the domain."
+                    )
+                y = teacher.predict(x)
+            self.used += n
+            x, y = teacher.drop_invalid(x, y)
+            self.strategy.observe(x, y, self.context)
+            self.n_labelled += x.shape[0]
+            if x.shape[0]:
+                return x, y
+        if self.n_labelled == 0:
+            raise ValueError(
+                f"The teacher {teacher.name} returned NaN or inf on all "
+                f"{self.used} training queries, so nothing usable is left. "
+                + teacher._domain_hint()
+            )
+        return None
 
 
 class SyntheticQueryStream(IterableDataset):
@@ -75,7 +114,10 @@ class SyntheticQueryStream(IterableDataset):
     def __iter__(self):
         labelled = self.rounds()
         if labelled is None:
-            return
+            # The budget ran out before max_epochs (rounds without a finite
+            # answer were skipped): end fit as skorch's EarlyStopping does.
+            self.rounds.ran_out = True
+            raise KeyboardInterrupt
         x, y = labelled
         n = x.shape[0]
         for i in range(self.n_passes):
@@ -93,10 +135,12 @@ class SyntheticQueryStream(IterableDataset):
 class HoldoutFidelity(Callback):
     """Score the student against the teacher on fixed synthetic hold-out queries.
 
-    Records, per round: ``n_queries`` (teacher queries so far), ``holdout_loss``
-    (MSE in standardised units, the model-selection criterion),
-    ``holdout_rmse`` (teacher units, averaged over outputs), ``holdout_r2``
-    and ``seconds`` since the fit started. No labelled data is involved.
+    Records, per round: ``n_queries`` (teacher queries so far),
+    ``n_invalid_queries`` (of those, answered with NaN or inf and dropped),
+    ``holdout_loss`` (MSE in standardised units, the model-selection
+    criterion), ``holdout_rmse`` (teacher units, averaged over outputs),
+    ``holdout_r2`` and ``seconds`` since the fit started. No labelled data
+    is involved.
     """
 
     def __init__(self, x, y, y_scale, teacher, start_time):
@@ -114,19 +158,54 @@ class HoldoutFidelity(Callback):
         mse = (err**2).mean(dim=0)
         var = self.y.var(dim=0, unbiased=False).clamp_min(1e-12)
         net.history.record("n_queries", int(self.teacher.n_queries))
+        net.history.record("n_invalid_queries", int(self.teacher.n_invalid))
         net.history.record("holdout_loss", float((mse / self.y_scale**2).mean()))
         net.history.record("holdout_rmse", float(mse.sqrt().mean()))
         net.history.record("holdout_r2", float((1 - mse / var).mean()))
         net.history.record("seconds", time.perf_counter() - self.start_time)
 
 
-class TimeBudget(Callback):
-    """Stop training (keeping the best student so far) after ``max_time`` seconds."""
+class StopRounds(Callback):
+    """End the fit after ``max_time`` seconds or ``n_iter_no_change`` idle rounds.
 
-    def __init__(self, max_time, start_time):
+    It comes after ``keep_best`` (whose ``misses_`` it reads) and after the
+    round checkpoint, so the stopping round is scored, kept and saved first.
+    The best student so far is restored either way.
+
+    Parameters
+    ----------
+    max_time : float or None
+        Seconds since ``start_time`` after which no new round starts.
+    n_iter_no_change : int or None
+        Rounds without hold-out improvement after which the fit stops.
+    start_time : float
+        ``time.perf_counter()`` at the start of ``fit``.
+
+    Attributes
+    ----------
+    reason_ : {"max_time", "n_iter_no_change"} or None
+        Why this callback ended the fit, if it did.
+    """
+
+    def __init__(self, max_time=None, n_iter_no_change=None, start_time=0.0):
         self.max_time = max_time
+        self.n_iter_no_change = n_iter_no_change
         self.start_time = start_time
 
+    def on_train_begin(self, net, **kwargs):
+        self.reason_ = None
+
     def on_epoch_end(self, net, **kwargs):
-        if time.perf_counter() - self.start_time >= self.max_time:
-            raise KeyboardInterrupt  # skorch's way to end fit early, cleanly
+        misses = dict(net.callbacks_)["keep_best"].misses_
+        if (
+            self.max_time is not None
+            and time.perf_counter() - self.start_time >= self.max_time
+        ):
+            self.reason_ = "max_time"
+        elif self.n_iter_no_change is not None and misses >= self.n_iter_no_change:
+            self.reason_ = "n_iter_no_change"
+        else:
+            return
+        if net.verbose:
+            print(f"Stopping: {self.reason_} reached.")
+        raise KeyboardInterrupt  # skorch's way to end fit early, cleanly

@@ -79,7 +79,7 @@ def test_bounded_gap_queries_have_a_larger_gap_than_base_queries():
         with torch.no_grad():
             return float(ctx.gap(teacher.predict(x), x).mean())
 
-    strategy = BoundedGapQueries(alpha=1.0, tail_fraction=0.0)
+    strategy = BoundedGapQueries(alpha=1.0, scale_mixture=0.0)
     strategy.start(ctx)
     optimised = strategy.generate(2000, ctx)
     plain = GaussianQueries().generate(2000, ctx)
@@ -89,7 +89,7 @@ def test_bounded_gap_queries_have_a_larger_gap_than_base_queries():
 def test_bounded_gap_alpha_schedule_mixes_base_queries():
     domain = InputDomain.standard_normal(3)
     ctx = _context(domain)
-    strategy = BoundedGapQueries(alpha=0.0, tail_fraction=0.0)
+    strategy = BoundedGapQueries(alpha=0.0, scale_mixture=0.0)
     strategy.start(ctx)
     x = strategy.generate(4000, ctx).numpy()
     # alpha=0: plain N(0, 1) queries, no optimisation steps.

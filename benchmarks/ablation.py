@@ -7,12 +7,14 @@ fidelity (student vs teacher RMSE), per dataset, mean over seeds.
 Example (the table in ``results/paper_table_ablation.md``)::
 
     python benchmarks/ablation.py --data-dir ../shared/datasets --seeds 1 2 \\
-        --out benchmarks/results/paper_table_ablation
+        --jobs 2 --out benchmarks/results/paper_table_ablation
 """
 
 import argparse
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,60 @@ VARIANTS = {
     "no query ascent (alpha=0)": ({}, {"alpha": 0.0}),
     "smaller ascent steps (step_size=0.02)": ({}, {"step_size": 0.02}),
     "a quarter of queries ascend (alpha=0.25)": ({}, {"alpha": 0.25}),
+    "batch 512 (half the steps)": ({"batch_size": 512}, {}),
+    "batch 512, learning_rate=2e-2 (half the steps)": (
+        {"batch_size": 512, "learning_rate": 2e-2},
+        {},
+    ),
+    "200k queries, 8 passes (half the steps)": ({"max_queries": 200_000}, {}),
+    "400k queries, 4 passes (half the steps)": ({"n_passes": 4}, {}),
+    "round_size=1024 (queries ascend against a fresher student)": (
+        {"round_size": 1024},
+        {},
+    ),
+    "1.6M queries, 2 passes (same student steps)": (
+        {"max_queries": 1_600_000, "n_passes": 2},
+        {},
+    ),
+    "learning_rate=1e-2 on every dataset (the old default)": (
+        {"learning_rate": 1e-2},
+        {},
+    ),
+    "learning_rate=3e-3": ({"learning_rate": 3e-3}, {}),
+    "learning_rate=1e-3": ({"learning_rate": 1e-3}, {}),
 }
+
+
+def run_task(task):
+    """Every variant on one dataset and seed, in one process."""
+    name, seed, args = task
+    torch.set_num_threads(args.threads)
+    teacher, (*_, X_te, y_te) = teacher_for(args.data_dir, name, seed)
+    with torch.no_grad():
+        t_test = teacher(torch.as_tensor(X_te)).numpy().ravel()
+    rows = []
+    for variant in args.variants:
+        params, strategy = VARIANTS[variant]
+        d = DataFreeDistillRegressor(
+            teacher,
+            query_strategy=BoundedGapQueries(**strategy),
+            hidden_layer_sizes=(50,),
+            random_state=seed,
+            **params,
+        )
+        start = time.perf_counter()
+        d.fit()
+        seconds = time.perf_counter() - start
+        pred = d.predict(X_te)
+        ratio = rmse(pred, y_te) / rmse(t_test, y_te)
+        fid = rmse(pred, t_test)
+        rows.append((variant, name, ratio, fid, seconds))
+        print(
+            f"{name:10s} s{seed} {variant:45s} ratio {ratio:.4f} "
+            f"fid {fid:.4f} {seconds:5.1f}s",
+            flush=True,
+        )
+    return rows
 
 
 def main():
@@ -49,38 +104,21 @@ def main():
     )
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="(dataset, seed) tasks run in parallel"
+    )
     parser.add_argument("--out", default=None, help="write OUT.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"# {machine_line()}", flush=True)
+    tasks = [(name, seed, args) for name in args.datasets for seed in args.seeds]
+    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+        done = list(pool.map(run_task, tasks))
     results = {}  # (variant, dataset) -> list of (ratio, fidelity, seconds)
-    for name in args.datasets:
-        for seed in args.seeds:
-            teacher, (*_, X_te, y_te) = teacher_for(args.data_dir, name, seed)
-            with torch.no_grad():
-                t_test = teacher(torch.as_tensor(X_te)).numpy().ravel()
-            for variant in args.variants:
-                params, strategy = VARIANTS[variant]
-                d = DataFreeDistillRegressor(
-                    teacher,
-                    query_strategy=BoundedGapQueries(**strategy),
-                    hidden_layer_sizes=(50,),
-                    random_state=seed,
-                    **params,
-                )
-                start = time.perf_counter()
-                d.fit()
-                seconds = time.perf_counter() - start
-                pred = d.predict(X_te)
-                ratio = rmse(pred, y_te) / rmse(t_test, y_te)
-                fid = rmse(pred, t_test)
-                results.setdefault((variant, name), []).append((ratio, fid, seconds))
-                print(
-                    f"{name:10s} s{seed} {variant:45s} ratio {ratio:.4f} "
-                    f"fid {fid:.4f} {seconds:5.1f}s",
-                    flush=True,
-                )
+    for rows in done:
+        for variant, name, *scores in rows:
+            results.setdefault((variant, name), []).append(scores)
     header = "| variant | " + " | ".join(args.datasets) + " | mean | seconds |"
     lines = [header, "|---" * (len(args.datasets) + 3) + "|"]
     for variant in args.variants:
@@ -102,7 +140,8 @@ def main():
             "Cells: RMSE / teacher RMSE on the real test rows (fidelity RMSE, "
             f"student vs teacher), mean over seeds {args.seeds}; 'mean' over all "
             "datasets and seeds; 'seconds' is the median fit time. 50-unit "
-            "student, no labelled data.\n\n"
+            f"student, no labelled data. {args.jobs} job(s) of {args.threads} torch "
+            "thread(s) side by side, so seconds compare within this table only.\n\n"
         )
         write_markdown(args.out, table, preamble)
 

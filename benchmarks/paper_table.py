@@ -497,6 +497,8 @@ def main():
         preamble = (
             f"Total wall time: {total:.0f} s with {args.jobs} job(s) of "
             f"{args.threads} torch thread(s); {len(args.seeds)} seed(s).\n\n"
+            f"![RMSE / teacher RMSE per method and dataset]"
+            f"({out.with_suffix('.png').name})\n\n"
             "## Targets (50-unit student)\n\n" + goals + "\n\n## All results\n\n"
         )
         write_markdown(out, table, preamble)

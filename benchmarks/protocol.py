@@ -9,6 +9,7 @@ epochs without validation improvement). Teachers are cached on disk.
 
 import copy
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -158,6 +159,6 @@ def median_seconds(fn, repeats=5):
 
 def write_markdown(out, table, preamble=""):
     """Write ``table`` to ``OUT.md`` with the exact command and the machine."""
-    command = "python benchmarks/" + " ".join([Path(sys.argv[0]).name] + sys.argv[1:])
+    command = "python benchmarks/" + shlex.join([Path(sys.argv[0]).name] + sys.argv[1:])
     text = f"Command: `{command}`\n\nMachine (at the end): {machine_line()}\n\n"
     Path(out).with_suffix(".md").write_text(text + preamble + table + "\n")

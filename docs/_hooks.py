@@ -25,12 +25,18 @@ RESULTS_URI = "benchmarks/results"
 # (file, section title), in the order the page shows them.
 KNOWN_RESULTS = [
     ("paper_table.md", "Paper results table"),
+    ("paper_table_ablation.md", "Ablation of the defaults on the paper's teachers"),
+    (
+        "paper_table_ablation_highdim.md",
+        "Ablation on the synthetic 384-feature check",
+    ),
     ("cpusmall_seed1.md", "The published protocol on cpusmall (one seed)"),
     ("any_teacher_compactiv.md", "Any teacher, no data: compactiv"),
     ("any_teacher_others.md", "Any teacher, no data: cpusmall, mv, puma32h"),
     ("black_box.md", "Black-box teachers: query options per teacher query"),
     ("threads.md", "Torch threads during fit"),
     ("tree_throughput.md", "Tree-ensemble teachers: predict vs hummingbird"),
+    ("memory.md", "Peak memory against the budget"),
 ]
 
 _LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")

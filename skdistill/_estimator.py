@@ -33,7 +33,13 @@ from ._hummingbird import TEACHER_BACKENDS
 from ._introspection import infer_domain
 from ._progress import QueryProgressBar
 from ._queries import _STRATEGIES, QueryContext, QueryStrategy, resolve_strategy
-from ._student import _ACTIVATIONS, MLPStudent, StandardizedModule, StandardizedMSELoss
+from ._student import (
+    _ACTIVATIONS,
+    MLPStudent,
+    StandardizedModule,
+    StandardizedMSELoss,
+    fused_optimizer_kwargs,
+)
 from ._teachers import as_teacher
 from ._training import HoldoutFidelity, QueryRounds, StopRounds, SyntheticQueryStream
 from .exceptions import FitInterruptedWarning, InvalidTeacherOutputWarning
@@ -42,6 +48,7 @@ __all__ = ["DataFreeDistillRegressor"]
 
 _PROBE_SIZE = 16
 _PREDICT_BATCH = 65536
+_BASE_LEARNING_RATE = 1e-2  # "auto" learning rate up to 16 varying features
 
 
 def _silent(*args, **kwargs):
@@ -128,9 +135,16 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         Hidden layers of the default student.
     activation : {"tanh", "relu", "logistic", "gelu", "silu"}, default="tanh"
         Hidden activation of the default student.
-    learning_rate : float, default=1e-2
-        Adam learning rate of the default student, annealed to 1% of itself
-        on a cosine schedule over the budget.
+    learning_rate : float or "auto", default="auto"
+        Learning rate of the default student's Adam optimizer (fused where
+        torch has the kernel), annealed to 1% of itself on a cosine schedule
+        over the budget. "auto" is ``1e-2 * min(1, sqrt(16 / d))`` for ``d``
+        features that vary in the domain: Adam moves every first-layer weight
+        by about the learning rate, so the student's hidden units move more
+        per step the more inputs they sum. Measured on the paper's teachers:
+        1e-2 was best on 10 to 21 features and 1e-3 to 2e-3 on 384
+        (``benchmarks/results/paper_table_ablation*.md``). The value used is
+        ``learning_rate_``.
     student : skorch.NeuralNet, default=None
         An unfitted skorch net to train instead of the default MLP. Its module
         must accept ``n_features`` inputs and return ``n_outputs`` values; its
@@ -167,7 +181,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         after an interrupted fit. The hold-out queries and the output
         standardisation of the first fit are kept, so hold-out scores stay
         comparable, and ``history_`` grows; the learning rate starts a new
-        cosine cycle (from ``learning_rate``) over the new budget. The best
+        cosine cycle (from ``learning_rate_``) over the new budget. The best
         round is restored as usual, so the student never ends worse on the
         hold-out queries than it started.
     checkpoint_dir : str or path-like, default=None
@@ -260,6 +274,9 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         rounding of a split threshold) and ``convert_seconds``. The timing
         calls repeat already answered queries and are not counted in
         ``n_teacher_queries_``.
+    learning_rate_ : float
+        The default student's initial learning rate (``learning_rate``, with
+        "auto" resolved).
     n_features_in_ : int
         Number of features seen by the teacher.
     feature_names_in_ : ndarray of str
@@ -329,7 +346,10 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             Interval(Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions(set(_ACTIVATIONS))],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"auto"}),
+        ],
         "student": [NeuralNet, None],
         "domain": [dict, InputDomain, None],
         "n_features": [Interval(Integral, 1, None, closed="left"), None],
@@ -360,7 +380,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         n_passes=8,
         hidden_layer_sizes=(50,),
         activation="tanh",
-        learning_rate=1e-2,
+        learning_rate="auto",
         student=None,
         domain=None,
         n_features=None,
@@ -522,6 +542,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
                 teacher.n_queries += carried["n_teacher_queries"]
                 teacher.n_invalid += carried["n_invalid_queries"]
             n_rounds = math.ceil(budget / self.round_size)
+            self.learning_rate_ = self._resolve_learning_rate()
             student = self._build_student(n_rounds, hidden_layer_sizes, y_scale)
             student.set_params(
                 callbacks=list(student.callbacks or [])
@@ -854,6 +875,13 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
                 stacklevel=4,
             )
 
+    def _resolve_learning_rate(self):
+        if self.learning_rate != "auto":
+            return float(self.learning_rate)
+        domain = self.domain_
+        n_varying = int(np.sum((domain.scale > 0) & ~np.asarray(domain.ignored)))
+        return _BASE_LEARNING_RATE * min(1.0, math.sqrt(16 / max(n_varying, 1)))
+
     def _build_student(self, n_rounds, hidden_layer_sizes, y_scale):
         n_outputs = y_scale.shape[1]
         if self.student is None:
@@ -864,14 +892,18 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
                 module__hidden_layer_sizes=hidden_layer_sizes,
                 module__activation=self.activation,
                 optimizer=torch.optim.Adam,
-                lr=self.learning_rate,
+                lr=self.learning_rate_,
+                **{
+                    f"optimizer__{key}": value
+                    for key, value in fused_optimizer_kwargs(self.device_).items()
+                },
                 callbacks=[
                     (
                         "lr_schedule",
                         LRScheduler(
                             "CosineAnnealingLR",
                             T_max=n_rounds,
-                            eta_min=self.learning_rate / 100,
+                            eta_min=self.learning_rate_ / 100,
                             # A new cycle on warm start, not skorch's default
                             # of going on from the history's length.
                             last_epoch=-1,

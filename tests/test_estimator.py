@@ -302,3 +302,39 @@ def test_fit_uses_one_torch_thread_on_cpu_and_restores_the_setting(mlp_teacher):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_default_student_uses_fused_adam_where_torch_has_it(mlp_teacher):
+    from skdistill._student import fused_optimizer_kwargs
+
+    d = DataFreeDistillRegressor(
+        mlp_teacher, max_queries=3000, round_size=500, device="cpu", random_state=0
+    ).fit()
+    fused = d.student_.optimizer_.defaults.get("fused")
+    assert bool(fused) == bool(fused_optimizer_kwargs("cpu"))
+    # Devices without fused kernels keep torch's default implementation.
+    assert fused_optimizer_kwargs("meta") == {}
+
+
+def test_auto_learning_rate_shrinks_with_the_number_of_varying_features():
+    def teacher(d):
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(d, 8), nn.Tanh(), nn.Linear(8, 1))
+
+    fast = dict(max_queries=3000, round_size=1000, device="cpu", random_state=0)
+    narrow = DataFreeDistillRegressor(teacher(8), **fast).fit()
+    wide = DataFreeDistillRegressor(teacher(64), **fast).fit()
+    assert narrow.learning_rate_ == pytest.approx(1e-2)
+    assert wide.learning_rate_ == pytest.approx(1e-2 * 0.5)
+    assert wide.student_.optimizer_.param_groups[0]["initial_lr"] == pytest.approx(
+        wide.learning_rate_
+    )
+    # Constant features do not count: 64 features of which 8 vary.
+    scale = np.r_[np.ones(8), np.zeros(56)]
+    held = DataFreeDistillRegressor(
+        teacher(64), domain={"loc": np.zeros(64), "scale": scale}, **fast
+    ).fit()
+    assert held.learning_rate_ == pytest.approx(1e-2)
+    # An explicit value is used as given.
+    given = DataFreeDistillRegressor(teacher(64), learning_rate=0.05, **fast).fit()
+    assert given.learning_rate_ == 0.05

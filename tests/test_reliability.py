@@ -390,6 +390,7 @@ BAD_PARAMETERS = [
     ({"activation": "sine"}, r"'activation' parameter .* among \{"),
     ({"hidden_layer_sizes": (10, 0)}, "hidden_layer_sizes must be positive"),
     ({"learning_rate": 0.0}, r"'learning_rate' parameter .* range \(0.0, inf\)"),
+    ({"learning_rate": "fast"}, r"'learning_rate' parameter .*\{'auto'\}"),
     ({"max_time": -1.0}, "'max_time' parameter"),
     ({"n_iter_no_change": 0}, "'n_iter_no_change' parameter"),
     ({"n_features": 0}, "'n_features' parameter"),

@@ -1011,3 +1011,10 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         tags.target_tags.single_output = True
         tags.target_tags.multi_output = True
         return tags
+
+
+def _check_fitted_distiller(obj, caller, accepted="a fitted DataFreeDistillRegressor"):
+    """Raise unless ``obj`` is a fitted distiller (for the package's functions)."""
+    if not isinstance(obj, DataFreeDistillRegressor):
+        raise TypeError(f"{caller} needs {accepted}; got {type(obj).__name__}.")
+    check_is_fitted(obj)

@@ -19,9 +19,9 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from ._estimator import _check_fitted_distiller
 from ._student import MLPStudent, StandardizedModule
 
 __all__ = [
@@ -91,16 +91,9 @@ class DeployedStudent(nn.Module):
             self.train(was_training)
 
 
-def _deployed(distiller):
+def _deployed(distiller, caller):
     """A CPU, eval-mode copy of the fitted student that predicts like ``predict``."""
-    from ._estimator import DataFreeDistillRegressor
-
-    if not isinstance(distiller, DataFreeDistillRegressor):
-        raise TypeError(
-            "Expected a fitted DataFreeDistillRegressor; got "
-            f"{type(distiller).__name__}."
-        )
-    check_is_fitted(distiller)
+    _check_fitted_distiller(distiller, caller)
     module = copy.deepcopy(distiller.student_.module_).cpu().eval()
     module.requires_grad_(False)
     names = getattr(distiller, "feature_names_in_", None)
@@ -292,7 +285,7 @@ def export_onnx(
             "dynamo=True needs onnxscript: python -m pip install 'skdistill[onnx]', "
             "or pass dynamo=False for the TorchScript-based exporter."
         )
-    deployed = _deployed(distiller)
+    deployed = _deployed(distiller, "export_onnx")
     X_check = _check_rows(distiller, X)
     path = pathlib.Path(os.fspath(path))
     example = torch.from_numpy(X_check[:2].copy())
@@ -370,7 +363,7 @@ def export_torchscript(distiller, path, *, X=None, tolerance=1e-4):
     >>> module = torch.jit.load("student.ts")  # doctest: +SKIP
     >>> module(torch.as_tensor(X, dtype=torch.float32))  # doctest: +SKIP
     """
-    deployed = _deployed(distiller)
+    deployed = _deployed(distiller, "export_torchscript")
     X_check = _check_rows(distiller, X)
     path = pathlib.Path(os.fspath(path))
     example = torch.from_numpy(X_check[:2].copy())
@@ -427,7 +420,7 @@ def save_weights(distiller, path):
     >>> save_weights(distiller, "student.pt")  # doctest: +SKIP
     >>> load_weights("student.pt").predict(X)  # doctest: +SKIP
     """
-    deployed = _deployed(distiller)
+    deployed = _deployed(distiller, "save_weights")
     from . import __version__
 
     payload = {

@@ -6,7 +6,9 @@ matplotlib is an optional dependency: ``python -m pip install 'skdistill[plot]'`
 import numpy as np
 from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
+
+from ._estimator import _check_fitted_distiller
+from ._scoring import _predict_both
 
 __all__ = ["DistillationCurveDisplay", "TeacherStudentDisplay"]
 
@@ -29,17 +31,6 @@ def _check_matplotlib(caller):
         raise ImportError(
             f"{caller} needs matplotlib: python -m pip install 'skdistill[plot]'"
         ) from exc
-
-
-def _check_distiller(estimator, caller):
-    from ._estimator import DataFreeDistillRegressor
-
-    if not isinstance(estimator, DataFreeDistillRegressor):
-        raise TypeError(
-            f"{caller} needs a fitted DataFreeDistillRegressor; got "
-            f"{type(estimator).__name__}."
-        )
-    check_is_fitted(estimator)
 
 
 def _strategy_name(estimator):
@@ -146,7 +137,7 @@ default="holdout_r2"
         display : DistillationCurveDisplay
         """
         _check_matplotlib(f"{cls.__name__}.from_estimator")
-        _check_distiller(estimator, f"{cls.__name__}.from_estimator")
+        _check_fitted_distiller(estimator, f"{cls.__name__}.from_estimator")
         history = estimator.history_
         n_queries = np.asarray(history[:, "n_queries"])
         scores = np.asarray(history[:, metric], dtype=np.float64)
@@ -332,10 +323,8 @@ class TeacherStudentDisplay:
         -------
         display : TeacherStudentDisplay
         """
-        from ._report import _predict_both
-
         _check_matplotlib(f"{cls.__name__}.from_estimator")
-        _check_distiller(estimator, f"{cls.__name__}.from_estimator")
+        _check_fitted_distiller(estimator, f"{cls.__name__}.from_estimator")
         y_teacher, y_student, _, _ = _predict_both(estimator, X)
         if estimator._teacher_output_1d:
             y_teacher, y_student = y_teacher.ravel(), y_student.ravel()

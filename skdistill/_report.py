@@ -7,9 +7,9 @@ import time
 import numpy as np
 import torch
 from sklearn.metrics import r2_score
-from sklearn.utils.validation import check_is_fitted
 
-from ._teachers import as_teacher
+from ._estimator import _check_fitted_distiller
+from ._scoring import _predict_both
 
 __all__ = ["CompressionReport", "compression_report"]
 
@@ -179,14 +179,7 @@ def compression_report(distiller, X, *, n_repeats=7):
     >>> sorted(report.to_dict())[:3]
     ['max_abs_error', 'n_repeats', 'n_rows']
     """
-    from ._estimator import DataFreeDistillRegressor
-
-    if not isinstance(distiller, DataFreeDistillRegressor):
-        raise TypeError(
-            "compression_report needs a fitted DataFreeDistillRegressor; got "
-            f"{type(distiller).__name__}."
-        )
-    check_is_fitted(distiller)
+    _check_fitted_distiller(distiller, "compression_report")
     if not (isinstance(n_repeats, int | np.integer) and n_repeats >= 1):
         raise ValueError(f"n_repeats must be a positive integer; got {n_repeats!r}.")
 
@@ -207,20 +200,6 @@ def compression_report(distiller, X, *, n_repeats=7):
         rmse=float(np.sqrt(np.mean(error**2))),
         max_abs_error=float(np.max(np.abs(error))),
     )
-
-
-def _predict_both(distiller, X):
-    """Teacher and student predictions on ``X``, both 2-D float64.
-
-    Also returns the teacher adapter and ``X`` as a tensor, to time the
-    teacher as the distiller queries it.
-    """
-    # predict validates X (feature count and names) before the teacher sees it.
-    y_student = distiller.predict(X)
-    x = torch.as_tensor(np.array(X, dtype=np.float64), device=distiller.device_)
-    teacher = as_teacher(distiller.teacher, distiller.n_features_in_, distiller.device_)
-    y_teacher = teacher.predict(x).cpu().numpy().astype(np.float64)
-    return y_teacher, y_student.reshape(y_teacher.shape), teacher, x
 
 
 def _median_seconds(fn, n_repeats):

@@ -5,7 +5,7 @@ import torch
 from sklearn.metrics import r2_score
 from sklearn.pipeline import Pipeline
 
-from ._estimator import DataFreeDistillRegressor
+from ._estimator import _check_fitted_distiller
 from ._teachers import as_teacher
 
 __all__ = ["fidelity_score", "fidelity_scorer"]
@@ -53,22 +53,27 @@ def fidelity_score(distiller, X, *, sample_weight=None):
     if isinstance(distiller, Pipeline):
         X = distiller[:-1].transform(X)
         distiller = distiller[-1]
-    if not isinstance(distiller, DataFreeDistillRegressor):
-        raise TypeError(
-            "fidelity_score needs a fitted DataFreeDistillRegressor, or a Pipeline "
-            f"ending in one; got {type(distiller).__name__}."
-        )
-    # predict validates X (fitted, feature count and names) before the teacher
-    # sees it.
+    _check_fitted_distiller(
+        distiller,
+        "fidelity_score",
+        "a fitted DataFreeDistillRegressor, or a Pipeline ending in one",
+    )
+    y_teacher, y_student, _, _ = _predict_both(distiller, X)
+    return float(r2_score(y_teacher, y_student, sample_weight=sample_weight))
+
+
+def _predict_both(distiller, X):
+    """Teacher and student predictions on ``X``, both 2-D float64.
+
+    Also returns the teacher adapter and ``X`` as a tensor, to time the
+    teacher as the distiller queries it.
+    """
+    # predict validates X (feature count and names) before the teacher sees it.
     y_student = distiller.predict(X)
     x = torch.as_tensor(np.array(X, dtype=np.float64), device=distiller.device_)
     teacher = as_teacher(distiller.teacher, distiller.n_features_in_, distiller.device_)
     y_teacher = teacher.predict(x).cpu().numpy().astype(np.float64)
-    return float(
-        r2_score(
-            y_teacher, y_student.reshape(y_teacher.shape), sample_weight=sample_weight
-        )
-    )
+    return y_teacher, y_student.reshape(y_teacher.shape), teacher, x
 
 
 def fidelity_scorer(estimator, X, y=None, sample_weight=None):

@@ -28,6 +28,18 @@ def friedman_bounds(friedman):
     return {"low": X.min(axis=0), "high": X.max(axis=0)}
 
 
+# A small budget that still gives a usable student in a second or two.
+FAST = dict(max_queries=4000, round_size=512, n_holdout=512, random_state=0)
+
+
+@pytest.fixture(scope="session")
+def distiller(forest, friedman_bounds):
+    """The forest distilled once for the session; tests must not modify it."""
+    from skdistill import DataFreeDistillRegressor
+
+    return DataFreeDistillRegressor(forest, domain=friedman_bounds, **FAST).fit()
+
+
 def make_mlp(n_features=8, hidden=32, n_outputs=1, seed=0):
     """A random tanh MLP: a white-box teacher on standardised inputs."""
     torch.manual_seed(seed)

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import make_mlp
+from conftest import FAST, make_mlp
 from skorch import NeuralNetRegressor
 
 from skdistill import (
@@ -18,13 +18,6 @@ from skdistill import (
     load_weights,
     save_weights,
 )
-
-FAST = dict(max_queries=4000, round_size=512, n_holdout=512, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def distiller(forest, friedman_bounds):
-    return DataFreeDistillRegressor(forest, domain=friedman_bounds, **FAST).fit()
 
 
 @pytest.fixture(scope="module")

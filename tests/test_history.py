@@ -2,17 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import FAST
 
 from skdistill import DataFreeDistillRegressor, DistillationHistory
 
 pd = pytest.importorskip("pandas")
-
-FAST = dict(max_queries=4000, round_size=512, n_holdout=512, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def distiller(forest, friedman_bounds):
-    return DataFreeDistillRegressor(forest, domain=friedman_bounds, **FAST).fit()
 
 
 def test_history_is_the_students_skorch_history(distiller):

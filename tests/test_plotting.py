@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import FAST
 
 from skdistill import (
     DataFreeDistillRegressor,
@@ -16,18 +17,11 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-FAST = dict(max_queries=4000, round_size=512, n_holdout=512, random_state=0)
-
 
 @pytest.fixture(autouse=True)
 def close_figures():
     yield
     plt.close("all")
-
-
-@pytest.fixture(scope="module")
-def distiller(forest, friedman_bounds):
-    return DataFreeDistillRegressor(forest, domain=friedman_bounds, **FAST).fit()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from conftest import make_mlp
+from conftest import FAST, make_mlp
 from sklearn.neural_network import MLPRegressor
 
 from skdistill import (
@@ -16,13 +16,6 @@ from skdistill import (
     compression_report,
     fidelity_score,
 )
-
-FAST = dict(max_queries=4000, round_size=512, n_holdout=512, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def distiller(forest, friedman_bounds):
-    return DataFreeDistillRegressor(forest, domain=friedman_bounds, **FAST).fit()
 
 
 @pytest.fixture(scope="module")

@@ -117,7 +117,9 @@ def published_methods(hidden, X_val, y_val, scale=1.0):
         (
             "bounded_gap",
             dict(
-                query_strategy=BoundedGapQueries(step_size=0.1, scale_mixture=0.0),
+                query_strategy=BoundedGapQueries(
+                    step_size=0.1, alpha="linear", scale_mixture=0.0
+                ),
                 batch_size=100,
                 round_size=per_round,
                 max_queries=epochs * per_round + 2048 + 16,

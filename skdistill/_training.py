@@ -120,13 +120,11 @@ class SyntheticQueryStream(IterableDataset):
             raise KeyboardInterrupt
         x, y = labelled
         n = x.shape[0]
-        for i in range(self.n_passes):
-            # Replayed passes reshuffle, so no batch repeats exactly.
-            order = (
-                torch.randperm(n, generator=self.generator, device=x.device)
-                if i
-                else torch.arange(n, device=x.device)
-            )
+        for _ in range(self.n_passes):
+            # Every pass is shuffled: a round lists its optimised queries before
+            # its base ones, so each batch mixes the two (as the paper's loss
+            # does), and a replayed pass repeats no batch exactly.
+            order = torch.randperm(n, generator=self.generator, device=x.device)
             for start in range(0, n, self.batch_size):
                 idx = order[start : start + self.batch_size]
                 yield x[idx], y[idx]

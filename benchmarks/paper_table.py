@@ -4,10 +4,12 @@ For each dataset and seed: train (or load from ``benchmarks/cache``) the
 published 500-unit tanh teacher, then distill it into a tanh student with
 
 * ``gaussian``, ``generator`` and ``bounded_gap`` at the published budget and
-  settings (RMSprop lr 1e-3, weight decay 1e-5, 2000 epochs x 10 steps), each
-  model-selected two ways: ``synthetic`` (our data-free hold-out) and
-  ``labelled-val`` (the paper's choice of epoch on the labelled real
-  validation set, which is not data-free);
+  settings (RMSprop lr 1e-3, weight decay 1e-5, 2000 epochs x 10 steps), run
+  step by step as the paper describes them by the reference loops of
+  ``published.py`` (independent of ``skdistill``), each model-selected two
+  ways: ``synthetic`` (a data-free hold-out of N(0, I) queries labelled by the
+  teacher) and ``labelled-val`` (the paper's choice of epoch on the labelled
+  real validation set, which is not data-free);
 * ``ours``: ``DataFreeDistillRegressor(teacher).fit()``, the defaults, no data;
 * ``ours+X``: the defaults with the unlabelled training rows, ``fit(X_train)``;
 * ``ceiling``: the same student trained on the real training inputs labelled
@@ -23,7 +25,6 @@ Example (the issue-2 table)::
 """
 
 import argparse
-import copy
 import csv
 import sys
 import time
@@ -34,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from skorch import NeuralNetRegressor
-from skorch.callbacks import Callback
+from skorch.callbacks import LRScheduler
 
 sys.path.insert(0, str(Path(__file__).parent))
 from protocol import (  # noqa: E402
@@ -45,89 +46,9 @@ from protocol import (  # noqa: E402
     write_markdown,
 )
 
-from skdistill import (  # noqa: E402
-    BoundedGapQueries,
-    DataFreeDistillRegressor,
-    GaussianQueries,
-    GeneratorQueries,
-    MLPStudent,
-)
+import published  # noqa: E402
 
-PUBLISHED_EPOCHS, PUBLISHED_STEPS = 2000, 10
-
-
-class LabelledValidation(Callback):
-    """The paper's model selection: keep the epoch with the best labelled-val MSE."""
-
-    def __init__(self, X_val, y_val):
-        self.X_val = X_val
-        self.y_val = y_val
-
-    def on_train_begin(self, net, **kwargs):
-        self.best_, self.best_state_ = np.inf, None
-
-    def on_epoch_end(self, net, **kwargs):
-        with torch.no_grad():
-            pred = net.module_(torch.as_tensor(self.X_val)).numpy().ravel()
-        mse = float(np.mean((pred - self.y_val) ** 2))
-        if mse < self.best_:
-            self.best_, self.best_state_ = mse, copy.deepcopy(net.module_.state_dict())
-
-
-def published_student(hidden, X_val, y_val):
-    return NeuralNetRegressor(
-        MLPStudent,
-        module__n_features=X_val.shape[1],
-        module__hidden_layer_sizes=(hidden,),
-        optimizer=torch.optim.RMSprop,
-        optimizer__weight_decay=1e-5,
-        lr=1e-3,
-        callbacks=[("labelled_val", LabelledValidation(X_val, y_val))],
-    )
-
-
-def published_methods(hidden, X_val, y_val, scale=1.0):
-    """(name, estimator kwargs) for the published methods at the published budget."""
-    epochs = max(1, int(PUBLISHED_EPOCHS * scale))
-    common = dict(n_passes=1, n_holdout=2048)
-    # Bounded gap and Gaussian: 100 queries per student step (the paper's
-    # bounded gap uses 50 optimised + 50 Gaussian queries, mixed by alpha).
-    per_round = PUBLISHED_STEPS * 100
-    return [
-        (
-            "gaussian",
-            dict(
-                query_strategy=GaussianQueries(),
-                batch_size=100,
-                round_size=per_round,
-                max_queries=epochs * per_round + 2048 + 16,
-                **common,
-            ),
-        ),
-        (
-            "generator",
-            dict(
-                query_strategy=GeneratorQueries(batch_size=50),
-                batch_size=50,
-                round_size=PUBLISHED_STEPS * 50,
-                max_queries=epochs * PUBLISHED_STEPS * 50 + 2048 + 16,
-                **common,
-            ),
-        ),
-        (
-            "bounded_gap",
-            dict(
-                query_strategy=BoundedGapQueries(
-                    step_size=0.1, alpha="linear", scale_mixture=0.0
-                ),
-                batch_size=100,
-                round_size=per_round,
-                max_queries=epochs * per_round + 2048 + 16,
-                **common,
-            ),
-        ),
-    ]
-
+from skdistill import DataFreeDistillRegressor, MLPStudent  # noqa: E402
 
 def evaluate(module_or_pred, X_test, y_test, teacher_test):
     if callable(module_or_pred):
@@ -157,9 +78,7 @@ def ceiling(teacher, X_train, hidden, seed, steps):
         callbacks=[
             (
                 "cosine",
-                __import__("skorch").callbacks.LRScheduler(
-                    "CosineAnnealingLR", T_max=epochs, eta_min=1e-4
-                ),
+                LRScheduler("CosineAnnealingLR", T_max=epochs, eta_min=1e-4),
             )
         ],
     )
@@ -206,26 +125,23 @@ def run_task(task):
             flush=True,
         )
 
+    epochs = max(1, int(published.EPOCHS * args.budget_scale))
     for hidden in args.hidden:
-        published = dict(published_methods(hidden, X_val, y_val, args.budget_scale))
         for method in args.methods:
             if method in PUBLISHED_METHODS:
-                d = DataFreeDistillRegressor(
-                    teacher,
-                    student=published_student(hidden, X_val, y_val),
-                    random_state=seed,
-                    **published[method],
+                students, info = published.distill(
+                    method, teacher, hidden, X_val, y_val, seed, epochs=epochs
                 )
-                start = time.perf_counter()
-                d.fit()
-                seconds = time.perf_counter() - start
-                q = d.n_teacher_queries_
-                scores = evaluate(d.predict(X_te), X_te, y_te, t_test)
-                record(hidden, method, "synthetic", *scores, seconds, q)
-                chosen = dict(d.student_.callbacks_)["labelled_val"].best_state_
-                d.student_.module_.load_state_dict(chosen)
-                scores = evaluate(d.predict(X_te), X_te, y_te, t_test)
-                record(hidden, method, "labelled-val", *scores, seconds, q)
+                for selection, module in students.items():
+                    scores = evaluate(module, X_te, y_te, t_test)
+                    record(
+                        hidden,
+                        method,
+                        selection,
+                        *scores,
+                        info["seconds"],
+                        info["queries"],
+                    )
             elif method in ("ours", "ours+X"):
                 d = DataFreeDistillRegressor(
                     teacher, hidden_layer_sizes=(hidden,), random_state=seed
@@ -245,13 +161,18 @@ def run_task(task):
 
 
 def run(args):
-    tasks = [(name, seed, args) for name in args.datasets for seed in args.seeds]
+    # The 384-feature tasks take longest: start them first, so that no job is
+    # left running one alone at the end.
+    names = sorted(args.datasets, key=lambda name: name != HIGHDIM)
+    tasks = [(name, seed, args) for name in names for seed in args.seeds]
     if args.jobs == 1:
         results = map(run_task, tasks)
     else:
         pool = ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"))
         results = pool.map(run_task, tasks)
-    return [row for rows in results for row in rows]
+    rows = [row for rows in results for row in rows]
+    # Tables and plots list the datasets in the order asked for.
+    return sorted(rows, key=lambda row: args.datasets.index(row["dataset"]))
 
 
 # Published mean RMSE over 10 seeds (../shared/datasets/README.md):

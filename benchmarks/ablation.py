@@ -32,15 +32,29 @@ VARIANTS = {
         {},
         {"alpha": "linear"},
     ),
+    "the paper's queries in our loop (alpha='linear', scale_mixture=0)": (
+        {},
+        {"alpha": "linear", "scale_mixture": 0.0},
+    ),
     "no query ascent (alpha=0)": ({}, {"alpha": 0.0}),
     "a tenth of queries ascend (alpha=0.1)": ({}, {"alpha": 0.1}),
     "half of queries ascend (alpha=0.5)": ({}, {"alpha": 0.5}),
     "plain N(0, 1) base queries (scale_mixture=0)": ({}, {"scale_mixture": 0.0}),
     "every row rescaled (scale_mixture=1)": ({}, {"scale_mixture": 1.0}),
     "wide mixture (scale_range=(0.25, 8))": ({}, {"scale_range": (0.25, 8.0)}),
+    "narrow mixture (scale_range=(0.25, 2))": ({}, {"scale_range": (0.25, 2.0)}),
     "smaller ascent steps (step_size=0.02)": ({}, {"step_size": 0.02}),
     "batch 512 (half the steps)": ({"batch_size": 512}, {}),
     "16 passes (twice the steps)": ({"n_passes": 16}, {}),
+    "800k queries (twice the steps)": ({"max_queries": 800_000}, {}),
+    "200k queries, 16 passes (same steps, half the teacher calls)": (
+        {"max_queries": 200_000, "n_passes": 16},
+        {},
+    ),
+    "1.6M queries, round_size=1024, 2 passes (same steps, fresher ascent)": (
+        {"max_queries": 1_600_000, "round_size": 1024, "n_passes": 2},
+        {},
+    ),
     "round_size=1024 (queries ascend against a fresher student)": (
         {"round_size": 1024},
         {},
@@ -49,6 +63,7 @@ VARIANTS = {
         {"learning_rate": 1e-2},
         {},
     ),
+    "learning_rate=2e-2": ({"learning_rate": 2e-2}, {}),
     "learning_rate=3e-3": ({"learning_rate": 3e-3}, {}),
     "learning_rate=1e-3": ({"learning_rate": 1e-3}, {}),
 }

@@ -38,6 +38,7 @@ from skorch import NeuralNetRegressor
 from skorch.callbacks import LRScheduler
 
 sys.path.insert(0, str(Path(__file__).parent))
+import published  # noqa: E402
 from protocol import (  # noqa: E402
     HIGHDIM,
     machine_line,
@@ -46,9 +47,8 @@ from protocol import (  # noqa: E402
     write_markdown,
 )
 
-import published  # noqa: E402
-
 from skdistill import DataFreeDistillRegressor, MLPStudent  # noqa: E402
+
 
 def evaluate(module_or_pred, X_test, y_test, teacher_test):
     if callable(module_or_pred):

@@ -138,15 +138,18 @@ def distill(
                 xp = torch.randn(50, d, generator=gen)
                 with torch.no_grad():
                     tg, tp = teacher(xg), teacher(xp)
-                loss = alpha * ((student(xg) - tg) ** 2).mean() + (1 - alpha) * (
-                    (student(xp) - tp) ** 2
-                ).mean()
+                loss = (
+                    alpha * ((student(xg) - tg) ** 2).mean()
+                    + (1 - alpha) * ((student(xp) - tp) ** 2).mean()
+                )
                 queries += 100
             opt.zero_grad()
             loss.backward()
             opt.step()
         with torch.no_grad():
-            best["synthetic"].offer(float(((student(x_hold) - y_hold) ** 2).mean()), student)
+            best["synthetic"].offer(
+                float(((student(x_hold) - y_hold) ** 2).mean()), student
+            )
             best["labelled-val"].offer(
                 float(((student(X_val_t) - y_val_t) ** 2).mean()), student
             )

@@ -25,6 +25,7 @@ RESULTS_URI = "benchmarks/results"
 # (file, section title), in the order the page shows them.
 KNOWN_RESULTS = [
     ("paper_table.md", "Paper results table"),
+    ("learning_curves.md", "Learning curves: fidelity against queries and seconds"),
     ("paper_table_ablation.md", "Ablation of the defaults on the paper's teachers"),
     (
         "paper_table_ablation_highdim.md",

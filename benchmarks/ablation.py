@@ -21,7 +21,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from protocol import machine_line, rmse, teacher_for, write_markdown  # noqa: E402
+from protocol import (  # noqa: E402
+    DATASETS,
+    add_data_arguments,
+    machine_line,
+    rmse,
+    teacher_for,
+    write_markdown,
+)
 
 from skdistill import BoundedGapQueries, DataFreeDistillRegressor  # noqa: E402
 
@@ -103,10 +110,7 @@ def run_task(task):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", default="../shared/datasets")
-    parser.add_argument(
-        "--datasets", nargs="+", default=["compactiv", "cpusmall", "mv", "puma32h"]
-    )
+    add_data_arguments(parser, DATASETS[:4])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")

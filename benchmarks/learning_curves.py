@@ -33,7 +33,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 import published  # noqa: E402
-from protocol import HIGHDIM, machine_line, rmse, teacher_for, write_markdown  # noqa: E402
+from protocol import (  # noqa: E402
+    HIGHDIM,
+    add_data_arguments,
+    machine_line,
+    mlp,
+    rmse,
+    teacher_for,
+    write_markdown,
+)
 
 from skdistill import DataFreeDistillRegressor  # noqa: E402
 
@@ -90,7 +98,7 @@ def run_task(task):
     )
     with torch.no_grad():
         y_hold = teacher(x_hold)
-    kept = published._student(X_te.shape[1], 50)
+    kept = mlp(X_te.shape[1], 50)
 
     def on_epoch(epoch, student, queries, seconds):
         with torch.no_grad():
@@ -171,12 +179,7 @@ def plot(rows, datasets, path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", default="../shared/datasets")
-    parser.add_argument(
-        "--datasets",
-        nargs="+",
-        default=["compactiv", "cpusmall", "mv", "puma32h", HIGHDIM],
-    )
+    add_data_arguments(parser)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--budgets", nargs="+", type=int, default=BUDGETS)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")

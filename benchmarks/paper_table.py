@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import published  # noqa: E402
 from protocol import (  # noqa: E402
     HIGHDIM,
+    add_data_arguments,
     machine_line,
     rmse,
     teacher_for,
@@ -369,13 +370,7 @@ def plot(rows, path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", default="../shared/datasets")
-    parser.add_argument(
-        "--datasets",
-        nargs="+",
-        default=["compactiv", "cpusmall", "mv", "puma32h", HIGHDIM],
-        help=f"dataset files in --data-dir, or {HIGHDIM} (synthetic, 384 features)",
-    )
+    add_data_arguments(parser)
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(1, 11)))
     parser.add_argument("--hidden", nargs="+", type=int, default=[50, 25])
     parser.add_argument(

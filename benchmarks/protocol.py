@@ -24,6 +24,19 @@ CACHE = Path(__file__).parent / "cache"
 
 
 HIGHDIM = "highdim384"
+# The paper's shared datasets, then the synthetic high-dimensional check.
+DATASETS = ["compactiv", "cpusmall", "mv", "puma32h", HIGHDIM]
+
+
+def add_data_arguments(parser, datasets=DATASETS):
+    """Add ``--data-dir`` and ``--datasets`` (default ``datasets``) to ``parser``."""
+    parser.add_argument("--data-dir", default="../shared/datasets")
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        default=list(datasets),
+        help=f"dataset files in --data-dir, or {HIGHDIM} (synthetic, 384 features)",
+    )
 
 
 def make_highdim(n_samples=8192, n_features=384, n_latent=10, random_state=0):

@@ -31,16 +31,13 @@ import time
 
 import numpy as np
 import torch
+from protocol import mlp
 from torch import nn
 
 EPOCHS, STEPS = 2000, 10
 BETA = GAMMA = 1e-5
 N_HOLDOUT = 2048
 METHODS = ("gaussian", "generator", "bounded_gap")
-
-
-def _student(n_features, hidden):
-    return nn.Sequential(nn.Linear(n_features, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
 
 class _Best:
@@ -85,7 +82,7 @@ def distill(
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     d = X_val.shape[1]
-    student = _student(d, hidden)
+    student = mlp(d, hidden)
     opt = torch.optim.RMSprop(student.parameters(), lr=1e-3, weight_decay=1e-5)
     X_val_t = torch.as_tensor(X_val)
     y_val_t = torch.as_tensor(y_val, dtype=torch.float32).reshape(-1, 1)
@@ -160,7 +157,7 @@ def distill(
     seconds = time.perf_counter() - start
     students = {}
     for selection, kept in best.items():
-        module = _student(d, hidden)
+        module = mlp(d, hidden)
         module.load_state_dict(kept.state)
         students[selection] = module.eval().requires_grad_(False)
     return students, {"seconds": seconds, "queries": queries}

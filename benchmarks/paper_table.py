@@ -40,8 +40,8 @@ from skorch.callbacks import LRScheduler
 sys.path.insert(0, str(Path(__file__).parent))
 import published  # noqa: E402
 from protocol import (  # noqa: E402
-    HIGHDIM,
     add_data_arguments,
+    longest_first,
     machine_line,
     rmse,
     teacher_for,
@@ -162,10 +162,11 @@ def run_task(task):
 
 
 def run(args):
-    # The 384-feature tasks take longest: start them first, so that no job is
-    # left running one alone at the end.
-    names = sorted(args.datasets, key=lambda name: name != HIGHDIM)
-    tasks = [(name, seed, args) for name in names for seed in args.seeds]
+    tasks = [
+        (name, seed, args)
+        for name in longest_first(args.datasets)
+        for seed in args.seeds
+    ]
     if args.jobs == 1:
         results = map(run_task, tasks)
     else:

@@ -39,6 +39,14 @@ def add_data_arguments(parser, datasets=DATASETS):
     )
 
 
+def longest_first(datasets):
+    """``datasets`` with the slow 384-feature check first, for parallel jobs.
+
+    Started last, its tasks would leave one job running alone at the end.
+    """
+    return sorted(datasets, key=lambda name: name != HIGHDIM)
+
+
 def make_highdim(n_samples=8192, n_features=384, n_latent=10, random_state=0):
     """A synthetic stand-in for the paper's CTScan set (384 correlated features).
 

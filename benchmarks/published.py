@@ -72,9 +72,10 @@ def distill(
     with gradients that move queries, 2 per optimised query for bounded gap
     and 50 per generator step, are not counted).
 
-    ``on_epoch(epoch, student, queries, seconds)``, if given, is called after
-    every epoch's model selection (a learning curve); its own time is not
-    counted in ``seconds``.
+    ``on_epoch(epoch, selected, queries, seconds)``, if given, is called after
+    every epoch's model selection (a learning curve): ``selected`` maps each
+    selection to the state dict it keeps so far. Its own time is not counted
+    in ``seconds``.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
@@ -152,7 +153,8 @@ def distill(
             )
             if on_epoch is not None:
                 paused = time.perf_counter()
-                on_epoch(epoch, student, queries, paused - start)
+                selected = {name: kept.state for name, kept in best.items()}
+                on_epoch(epoch, selected, queries, paused - start)
                 start += time.perf_counter() - paused
     seconds = time.perf_counter() - start
     students = {}

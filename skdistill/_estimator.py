@@ -41,7 +41,13 @@ from ._student import (
     fused_optimizer_kwargs,
 )
 from ._teachers import as_teacher
-from ._training import HoldoutFidelity, QueryRounds, StopRounds, SyntheticQueryStream
+from ._training import (
+    HoldoutFidelity,
+    QueryRounds,
+    ReadyBatches,
+    StopRounds,
+    SyntheticQueryStream,
+)
 from .exceptions import FitInterruptedWarning, InvalidTeacherOutputWarning
 
 __all__ = ["DataFreeDistillRegressor"]
@@ -917,7 +923,8 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             max_epochs=n_rounds,
             batch_size=self.batch_size,
             train_split=None,
-            iterator_train__batch_size=None,  # the stream yields ready batches
+            iterator_train=ReadyBatches,  # the stream yields ready batches
+            iterator_train__batch_size=None,
             iterator_train__shuffle=False,
             device=self.device_,
             verbose=int(self.verbose >= 2),  # 1 is QueryProgressBar's

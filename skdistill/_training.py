@@ -14,7 +14,13 @@ import torch
 from skorch.callbacks import Callback
 from torch.utils.data import IterableDataset
 
-__all__ = ["QueryRounds", "SyntheticQueryStream", "HoldoutFidelity", "StopRounds"]
+__all__ = [
+    "QueryRounds",
+    "SyntheticQueryStream",
+    "ReadyBatches",
+    "HoldoutFidelity",
+    "StopRounds",
+]
 
 
 class QueryRounds:
@@ -101,8 +107,9 @@ class QueryRounds:
 class SyntheticQueryStream(IterableDataset):
     """An iterable dataset whose every pass is one fresh round of labelled queries.
 
-    Yields ready-made ``(X, y)`` mini-batches, so the skorch net must use
-    ``iterator_train__batch_size=None`` (no re-batching by the DataLoader).
+    Yields ready-made ``(X, y)`` mini-batches, so the skorch net iterates it
+    with :class:`ReadyBatches` (``iterator_train=ReadyBatches``) rather than
+    re-batching it through a ``DataLoader``.
     """
 
     def __init__(self, rounds, batch_size, n_passes=1, generator=None):
@@ -124,10 +131,30 @@ class SyntheticQueryStream(IterableDataset):
             # Every pass is shuffled: a round lists its optimised queries before
             # its base ones, so each batch mixes the two (as the paper's loss
             # does), and a replayed pass repeats no batch exactly.
+            # One gather per pass; the batches are then views of it.
             order = torch.randperm(n, generator=self.generator, device=x.device)
+            x_pass, y_pass = x[order], y[order]
             for start in range(0, n, self.batch_size):
-                idx = order[start : start + self.batch_size]
-                yield x[idx], y[idx]
+                stop = start + self.batch_size
+                yield x_pass[start:stop], y_pass[start:stop]
+
+
+class ReadyBatches:
+    """skorch's ``iterator_train`` for a :class:`SyntheticQueryStream`.
+
+    The stream already yields shuffled ``(X, y)`` mini-batches on the fit's
+    device, so a ``DataLoader`` would add nothing but its per-batch cost
+    (worker bookkeeping, collation), which is a sizeable part of a small
+    student's step. This iterates the stream itself. ``batch_size`` and
+    ``shuffle``, which skorch passes to every ``iterator_train``, are the
+    stream's business and are ignored here.
+    """
+
+    def __init__(self, dataset, batch_size=None, shuffle=False):
+        self.dataset = dataset
+
+    def __iter__(self):
+        return iter(self.dataset)
 
 
 class HoldoutFidelity(Callback):

@@ -1,0 +1,213 @@
+"""What one student step costs, and where a default fit's seconds go.
+
+Part 1 times a 50-unit tanh student's training step (batch 256, fused Adam) on
+synthetic batches, side by side and repeated: a plain PyTorch loop, the same
+loop through ``StandardizedModule`` and ``StandardizedMSELoss`` (the units the
+distiller trains in), and skorch's ``NeuralNetRegressor`` fed the way ``fit``
+feeds it (``SyntheticQueryStream`` through ``ReadyBatches``, or through a
+``DataLoader`` as before), with and without the standardisation.
+
+Part 2 splits a default ``fit()`` of a paper teacher into teacher work
+(queries, their labels and the gap ascent) and the rest (student steps,
+hold-out scoring, bookkeeping).
+
+Example (the table in ``results/step_cost.md``)::
+
+    python benchmarks/step_cost.py --data-dir ../shared/datasets \\
+        --out benchmarks/results/step_cost
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from skorch import NeuralNetRegressor
+from torch import nn
+from torch.utils.data import DataLoader
+
+sys.path.insert(0, str(Path(__file__).parent))
+from protocol import teacher_for, write_markdown  # noqa: E402
+
+import skdistill._queries as queries  # noqa: E402
+import skdistill._training as training  # noqa: E402
+from skdistill import DataFreeDistillRegressor  # noqa: E402
+from skdistill._student import StandardizedModule, StandardizedMSELoss  # noqa: E402
+
+N_FEATURES, BATCH, ROUND, PASSES = 21, 256, 4096, 8
+
+
+class FixedRounds:
+    """``n_rounds`` labelled rounds of random queries, as QueryRounds hands them out."""
+
+    def __init__(self, n_rounds):
+        generator = torch.Generator().manual_seed(0)
+        self.x = torch.randn(ROUND, N_FEATURES, generator=generator)
+        self.y = torch.randn(ROUND, 1, generator=generator)
+        self.left = n_rounds
+        self.ran_out = False
+
+    def __call__(self):
+        if self.left == 0:
+            return None
+        self.left -= 1
+        return self.x, self.y
+
+
+def _mlp():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(N_FEATURES, 50), nn.Tanh(), nn.Linear(50, 1))
+
+
+def _standardized(module):
+    zeros, ones = torch.zeros(N_FEATURES), torch.ones(N_FEATURES)
+    return StandardizedModule(module, zeros, ones, torch.zeros(1), torch.ones(1))
+
+
+def _stream(n_rounds):
+    return training.SyntheticQueryStream(
+        FixedRounds(n_rounds), BATCH, PASSES, torch.Generator().manual_seed(0)
+    )
+
+
+def plain_loop(n_rounds, standardized):
+    module = _standardized(_mlp()) if standardized else _mlp()
+    loss_fn = StandardizedMSELoss(torch.ones(1)) if standardized else nn.MSELoss()
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3, fused=True)
+    start = time.perf_counter()
+    for _ in range(n_rounds):
+        for xb, yb in _stream(1):
+            optimizer.zero_grad()
+            loss = loss_fn(module(xb), yb)
+            loss.backward()
+            optimizer.step()
+            loss.item()
+    return time.perf_counter() - start
+
+
+def skorch_net(n_rounds, standardized, iterator):
+    net = NeuralNetRegressor(
+        _mlp(),
+        optimizer=torch.optim.Adam,
+        optimizer__fused=True,
+        lr=1e-3,
+        max_epochs=n_rounds,
+        train_split=None,
+        iterator_train=iterator,
+        iterator_train__batch_size=None,
+        iterator_train__shuffle=False,
+        verbose=0,
+    )
+    net.initialize()
+    if standardized:
+        net.module_ = _standardized(net.module_)
+        net.criterion_ = StandardizedMSELoss(torch.ones(1))
+        net.initialize_optimizer()
+    stream = _stream(n_rounds)
+    start = time.perf_counter()
+    net.partial_fit(stream)
+    return time.perf_counter() - start
+
+
+PATHS = {
+    "plain torch loop": lambda n: plain_loop(n, False),
+    "plain torch loop, standardised units": lambda n: plain_loop(n, True),
+    "skorch, ReadyBatches": lambda n: skorch_net(n, False, training.ReadyBatches),
+    "skorch, ReadyBatches, standardised units (what fit runs)": lambda n: skorch_net(
+        n, True, training.ReadyBatches
+    ),
+    "skorch, DataLoader, standardised units (before ReadyBatches)": lambda n: (
+        skorch_net(n, True, DataLoader)
+    ),
+}
+
+
+def step_costs(n_rounds, repeats):
+    n_steps = n_rounds * PASSES * ROUND // BATCH
+    times = {name: [] for name in PATHS}
+    for _ in range(repeats):
+        for name, run in PATHS.items():
+            times[name].append(run(n_rounds) / n_steps * 1e3)
+    base = statistics.median(times["plain torch loop"])
+    lines = [
+        f"Part 1: ms per student step (50 tanh units, {N_FEATURES} features, batch "
+        f"{BATCH}, fused Adam), median of {repeats} runs of {n_steps} steps, the "
+        "paths alternating.\n",
+        "| path | ms per step | vs plain loop |",
+        "|---|---|---|",
+    ]
+    for name, values in times.items():
+        median = statistics.median(values)
+        lines.append(f"| {name} | {median:.3f} | {median / base:.2f} |")
+    return "\n".join(lines)
+
+
+def _timed(owner, method, totals, key):
+    original = getattr(owner, method)
+
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            totals[key] += time.perf_counter() - start
+
+    setattr(owner, method, wrapper)
+
+
+def fit_breakdown(data_dir, dataset, repeats):
+    teacher, _ = teacher_for(data_dir, dataset, 1)
+    totals = {"rounds": 0.0, "ascent": 0.0}
+    _timed(training.QueryRounds, "__call__", totals, "rounds")
+    _timed(queries.BoundedGapQueries, "_ascend", totals, "ascent")
+    rows = []
+    for _ in range(repeats):
+        for key in totals:
+            totals[key] = 0.0
+        distiller = DataFreeDistillRegressor(teacher, random_state=1)
+        start = time.perf_counter()
+        distiller.fit()
+        total = time.perf_counter() - start
+        n_steps = sum(row["train_batch_count"] for row in distiller.history_)
+        rows.append((total, totals["rounds"], totals["ascent"], n_steps))
+    total, rounds, ascent, n_steps = (
+        statistics.median(column) for column in zip(*rows)
+    )
+    rest = total - rounds
+    return "\n".join(
+        [
+            f"\n\nPart 2: a default `fit()` of the {dataset} teacher (seed 1, 500 tanh "
+            f"units), median of {repeats} fits, in seconds.\n",
+            "| fit | teacher work: queries, labels, ascent | of which ascent | "
+            "student steps and the rest | steps | ms per step, the rest |",
+            "|---|---|---|---|---|---|",
+            f"| {total:.2f} | {rounds:.2f} | {ascent:.2f} | {rest:.2f} | "
+            f"{n_steps:.0f} | {rest / n_steps * 1e3:.3f} |",
+        ]
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", default="../shared/datasets")
+    parser.add_argument("--dataset", default="compactiv")
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    table = step_costs(args.rounds, args.repeats)
+    table += fit_breakdown(args.data_dir, args.dataset, max(1, args.repeats // 2))
+    print(table)
+    if args.out:
+        write_markdown(
+            args.out,
+            table,
+            "One process, 1 torch thread, nothing else running on purpose.\n\n",
+        )
+
+
+if __name__ == "__main__":
+    main()

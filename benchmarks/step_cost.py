@@ -2,10 +2,11 @@
 
 Part 1 times a 50-unit tanh student's training step (batch 256, fused Adam) on
 synthetic batches, side by side and repeated: a plain PyTorch loop, the same
-loop through ``StandardizedModule`` and ``StandardizedMSELoss`` (the units the
-distiller trains in), and skorch's ``NeuralNetRegressor`` fed the way ``fit``
-feeds it (``SyntheticQueryStream`` through ``ReadyBatches``, or through a
-``DataLoader`` as before), with and without the standardisation.
+loop through ``StandardizedModule`` and ``StandardizedMSELoss`` at every step,
+and skorch's ``NeuralNetRegressor`` fed the way ``fit`` feeds it (the bare
+module on rounds that ``SyntheticQueryStream`` standardised once, through
+``ReadyBatches``) and the ways it fed it before (the standardisation inside
+every step; a ``DataLoader`` as well).
 
 Part 2 splits a default ``fit()`` of a paper teacher into teacher work
 (queries, their labels and the gap ascent) and the rest (student steps,
@@ -66,9 +67,9 @@ def _standardized(module):
     return StandardizedModule(module, zeros, ones, torch.zeros(1), torch.ones(1))
 
 
-def _stream(n_rounds):
+def _stream(n_rounds, units=None):
     return training.SyntheticQueryStream(
-        FixedRounds(n_rounds), BATCH, PASSES, torch.Generator().manual_seed(0)
+        FixedRounds(n_rounds), BATCH, PASSES, torch.Generator().manual_seed(0), units
     )
 
 
@@ -101,11 +102,14 @@ def skorch_net(n_rounds, standardized, iterator):
         verbose=0,
     )
     net.initialize()
-    if standardized:
+    units = None
+    if standardized == "per step":
         net.module_ = _standardized(net.module_)
         net.criterion_ = StandardizedMSELoss(torch.ones(1))
         net.initialize_optimizer()
-    stream = _stream(n_rounds)
+    elif standardized == "per round":
+        units = _standardized(net.module_)
+    stream = _stream(n_rounds, units)
     start = time.perf_counter()
     net.partial_fit(stream)
     return time.perf_counter() - start
@@ -113,13 +117,15 @@ def skorch_net(n_rounds, standardized, iterator):
 
 PATHS = {
     "plain torch loop": lambda n: plain_loop(n, False),
-    "plain torch loop, standardised units": lambda n: plain_loop(n, True),
-    "skorch, ReadyBatches": lambda n: skorch_net(n, False, training.ReadyBatches),
-    "skorch, ReadyBatches, standardised units (what fit runs)": lambda n: skorch_net(
-        n, True, training.ReadyBatches
+    "plain torch loop, standardised at every step": lambda n: plain_loop(n, True),
+    "skorch, ReadyBatches, rounds standardised once (what fit runs)": lambda n: (
+        skorch_net(n, "per round", training.ReadyBatches)
     ),
-    "skorch, DataLoader, standardised units (before ReadyBatches)": lambda n: (
-        skorch_net(n, True, DataLoader)
+    "skorch, ReadyBatches, standardised at every step": lambda n: skorch_net(
+        n, "per step", training.ReadyBatches
+    ),
+    "skorch, DataLoader, standardised at every step (the first fits)": lambda n: (
+        skorch_net(n, "per step", DataLoader)
     ),
 }
 

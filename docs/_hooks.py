@@ -25,6 +25,10 @@ RESULTS_URI = "benchmarks/results"
 # (file, section title), in the order the page shows them.
 KNOWN_RESULTS = [
     ("paper_table.md", "Paper results table"),
+    (
+        "paper_table_10seeds.md",
+        "Paper results table, 10 seeds (bounded gap, ours, ceiling)",
+    ),
     ("learning_curves.md", "Learning curves: fidelity against queries and seconds"),
     ("paper_table_ablation.md", "Ablation of the defaults on the paper's teachers"),
     (
@@ -36,6 +40,7 @@ KNOWN_RESULTS = [
     ("any_teacher_others.md", "Any teacher, no data: cpusmall, mv, puma32h"),
     ("black_box.md", "Black-box teachers: query options per teacher query"),
     ("threads.md", "Torch threads during fit"),
+    ("step_cost.md", "What a student step costs, and where a fit's seconds go"),
     ("tree_throughput.md", "Tree-ensemble teachers: predict vs hummingbird"),
     ("memory.md", "Peak memory against the budget"),
 ]

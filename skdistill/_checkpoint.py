@@ -39,7 +39,7 @@ __all__ = [
     "restore_strategy",
 ]
 
-_FORMAT = 1
+_FORMAT = 2  # 2: the bare module's weights, without its standardisation
 _PREFIX = "round-"
 _STATE, _HISTORY, _META = "state.pt", "history.json", "meta.json"
 # Parameters that change neither the queries nor the student: a checkpoint

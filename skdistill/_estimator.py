@@ -184,9 +184,9 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         When True and the distiller is fitted, ``fit`` goes on training the
         fitted ``student_`` (its weights and optimizer state) on
         ``max_queries`` new teacher queries, instead of starting afresh, as
-        after an interrupted fit. The hold-out queries and the output
-        standardisation of the first fit are kept, so hold-out scores stay
-        comparable, and ``history_`` grows; the learning rate starts a new
+        after an interrupted fit. The hold-out queries and the input and
+        output standardisation of the first fit are kept, so hold-out scores
+        stay comparable, and ``history_`` grows; the learning rate starts a new
         cosine cycle (from ``learning_rate_``) over the new budget. The best
         round is restored as usual, so the student never ends worse on the
         hold-out queries than it started.
@@ -557,24 +557,32 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
                 )
             )
             student.initialize()
-            student.module_ = StandardizedModule(
+            # The bare module trains on standardised queries and targets (the
+            # stream maps each round once); the wrapper around it maps raw
+            # inputs to the teacher's units for the query strategy, the
+            # hold-out score and, once fitted, `student_`.
+            x_loc, x_scale = self.domain_.loc, self.domain_.input_scale
+            if carried is not None and carried["x_units"] is not None:
+                # A warm start keeps the input units its weights were fitted in,
+                # whatever the domain of this fit.
+                x_loc, x_scale = carried["x_units"]
+            standardized = StandardizedModule(
                 student.module_,
-                self.domain_.loc,
-                self.domain_.input_scale,
+                x_loc,
+                x_scale,
                 y_loc.reshape(-1).cpu(),
                 y_scale.reshape(-1).cpu(),
             ).to(self.device_)
-            student.criterion_ = StandardizedMSELoss(y_scale.reshape(-1).cpu()).to(
-                self.device_
-            )
+            student.criterion_ = torch.nn.MSELoss().to(self.device_)
             student.initialize_optimizer()
+            dict(student.callbacks_)["holdout_fidelity"].module = standardized
             if carried is not None:
                 self._load_carried_student(student, carried)
 
             # 5. The query strategy, fed by the student and the teacher.
             context = QueryContext(
                 teacher=teacher,
-                student=student.module_,
+                student=standardized,
                 domain=self.domain_,
                 y_loc=y_loc,
                 y_scale=y_scale,
@@ -611,7 +619,14 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             # score (-> checkpoint). A Ctrl-C ends training like skorch does.
             student.set_params(max_epochs=rounds.n_rounds)
             student.partial_fit(
-                SyntheticQueryStream(rounds, self.batch_size, self.n_passes, generator)
+                SyntheticQueryStream(
+                    rounds, self.batch_size, self.n_passes, generator, standardized
+                )
+            )
+            # The fitted net maps raw inputs to the teacher's units.
+            student.module_ = standardized
+            student.criterion_ = StandardizedMSELoss(y_scale.reshape(-1).cpu()).to(
+                self.device_
             )
 
         self.student_ = student
@@ -657,13 +672,14 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
                 "dynamic_threshold_": loss,
                 "best_epoch_": epoch,
                 "misses_": 0,
-                "best_model_weights_": student.module_.state_dict(),
+                "best_model_weights_": student.module_.inner.state_dict(),
             }
         return {
             "seed": None,
             "checkpoint": None,
             "holdout": (holdout.x, holdout.y),
-            "module": student.module_.state_dict(),
+            "module": student.module_.inner.state_dict(),
+            "x_units": (student.module_.x_loc.cpu(), student.module_.x_scale.cpu()),
             "optimizer": student.optimizer_.state_dict(),
             "new_cycle": True,
             "schedulers": None,
@@ -685,6 +701,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             "checkpoint": checkpoint,
             "holdout": (tensors["holdout_x"], tensors["holdout_y"]),
             "module": tensors["module"],
+            "x_units": None,  # the domain is checked to be the checkpoint's
             "optimizer": tensors["optimizer"],
             "new_cycle": False,
             "schedulers": tensors["schedulers"],

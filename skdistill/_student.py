@@ -90,9 +90,16 @@ class StandardizedModule(nn.Module):
         ):
             self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32))
 
+    def standardize(self, x):
+        """Map raw inputs to the inner module's (standardised) inputs."""
+        return (x - self.x_loc) / self.x_scale
+
+    def standardize_targets(self, y):
+        """Map targets in the teacher's units to the inner module's outputs."""
+        return (y - self.y_loc) / self.y_scale
+
     def forward(self, x):
-        z = (x - self.x_loc) / self.x_scale
-        return self.inner(z) * self.y_scale + self.y_loc
+        return self.inner(self.standardize(x)) * self.y_scale + self.y_loc
 
 
 class StandardizedMSELoss(nn.Module):

@@ -110,13 +110,19 @@ class SyntheticQueryStream(IterableDataset):
     Yields ready-made ``(X, y)`` mini-batches, so the skorch net iterates it
     with :class:`ReadyBatches` (``iterator_train=ReadyBatches``) rather than
     re-batching it through a ``DataLoader``.
+
+    With ``units`` (a :class:`~skdistill.StandardizedModule`), each round is
+    mapped once to its standardised inputs and targets, so the bare module it
+    wraps trains on them: one standardisation per round instead of one per
+    student step, forward and backward.
     """
 
-    def __init__(self, rounds, batch_size, n_passes=1, generator=None):
+    def __init__(self, rounds, batch_size, n_passes=1, generator=None, units=None):
         self.rounds = rounds
         self.batch_size = batch_size
         self.n_passes = n_passes
         self.generator = generator
+        self.units = units
 
     def __iter__(self):
         labelled = self.rounds()
@@ -126,6 +132,9 @@ class SyntheticQueryStream(IterableDataset):
             self.rounds.ran_out = True
             raise KeyboardInterrupt
         x, y = labelled
+        if self.units is not None:
+            with torch.no_grad():
+                x, y = self.units.standardize(x), self.units.standardize_targets(y)
         n = x.shape[0]
         for _ in range(self.n_passes):
             # Every pass is shuffled: a round lists its optimised queries before
@@ -166,19 +175,25 @@ class HoldoutFidelity(Callback):
     criterion), ``holdout_rmse`` (teacher units, averaged over outputs),
     ``holdout_r2`` and ``seconds`` since the fit started. No labelled data
     is involved.
+
+    ``module``, if set, is the module scored (raw inputs to the teacher's
+    units): the :class:`~skdistill.StandardizedModule` around ``net.module_``
+    while the bare module trains. By default, ``net.module_`` itself.
     """
 
-    def __init__(self, x, y, y_scale, teacher, start_time):
+    def __init__(self, x, y, y_scale, teacher, start_time, module=None):
         self.x = x
         self.y = y
         self.y_scale = y_scale
         self.teacher = teacher
         self.start_time = start_time
+        self.module = module
 
     def on_epoch_end(self, net, **kwargs):
-        net.module_.eval()
+        module = self.module if self.module is not None else net.module_
+        module.eval()
         with torch.inference_mode():
-            pred = net.module_(self.x)
+            pred = module(self.x)
         err = pred - self.y
         mse = (err**2).mean(dim=0)
         var = self.y.var(dim=0, unbiased=False).clamp_min(1e-12)

@@ -698,6 +698,20 @@ def test_warm_start_continues_an_interrupted_fit_on_new_queries():
     assert not (first_fit[:, None, :] == later[None, :, :]).all(-1).any()
 
 
+def test_warm_start_on_other_rows_goes_on_from_the_same_student():
+    rows = np.random.default_rng(0).uniform(-1, 1, size=(200, 5))
+    d = DataFreeDistillRegressor(SineTeacher(), query_strategy="gaussian", **TINY)
+    d.fit(rows)
+    X = np.random.default_rng(1).uniform(-1, 1, size=(50, 5))
+    before = d.predict(X)
+
+    # Rows with another mean and scale make another domain; with a learning
+    # rate of ~0, no round beats the first fit's best, which is given back.
+    d.set_params(warm_start=True, max_queries=2048, learning_rate=1e-12)
+    d.fit(3 * rows + 1)
+    np.testing.assert_allclose(d.predict(X), before, rtol=1e-5, atol=1e-6)
+
+
 def test_warm_start_before_any_fit_is_a_plain_fit():
     plain = DataFreeDistillRegressor(SineTeacher(), domain=BOX, **TINY).fit()
     warm = DataFreeDistillRegressor(
@@ -770,6 +784,20 @@ def test_killed_fit_resumes_from_its_checkpoint_to_the_same_student(tmp_path):
     assert resumed.n_teacher_queries_ == uninterrupted.n_teacher_queries_ + 16
 
 
+def test_a_checkpoint_of_another_format_is_refused_by_name(tmp_path):
+    DataFreeDistillRegressor(
+        SineTeacher(), domain=BOX, checkpoint_dir=tmp_path, **TINY
+    ).fit()
+    for meta_path in tmp_path.glob("round-*/meta.json"):
+        meta = json.loads(meta_path.read_text())
+        meta_path.write_text(json.dumps({**meta, "format": 1}))
+    d = DataFreeDistillRegressor(
+        SineTeacher(), domain=BOX, checkpoint_dir=tmp_path, **TINY
+    )
+    with pytest.raises(ValueError, match="has format 1; this version of skdistill"):
+        d.fit()
+
+
 def test_checkpoints_are_safe_formats_and_only_the_newest_two_are_kept(tmp_path):
     d = DataFreeDistillRegressor(
         SineTeacher(), domain=BOX, checkpoint_dir=tmp_path, **TINY
@@ -786,7 +814,9 @@ def test_checkpoints_are_safe_formats_and_only_the_newest_two_are_kept(tmp_path)
     assert meta["n_teacher_queries"] == d.n_teacher_queries_
     assert len(json.loads((newest / "history.json").read_text())) == len(d.history_)
     state = torch.load(newest / "state.pt", weights_only=True)  # no pickle needed
-    assert set(state["module"]) == set(d.student_.module_.state_dict())
+    # The bare module's weights: the standardisation is rebuilt from the domain
+    # and the hold-out labels on resume.
+    assert set(state["module"]) == set(d.student_.module_.inner.state_dict())
     assert load_checkpoint(tmp_path).folder == newest
     # The fitted estimator still pickles (the checkpoint callback lets go).
     pickle.loads(pickle.dumps(d))

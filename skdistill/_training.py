@@ -137,10 +137,10 @@ class SyntheticQueryStream(IterableDataset):
                 x, y = self.units.standardize(x), self.units.standardize_targets(y)
         n = x.shape[0]
         for _ in range(self.n_passes):
-            # Every pass is shuffled: a round lists its optimised queries before
-            # its base ones, so each batch mixes the two (as the paper's loss
-            # does), and a replayed pass repeats no batch exactly.
-            # One gather per pass; the batches are then views of it.
+            # Every pass is shuffled (one gather; the batches are views of it):
+            # a round lists its optimised queries before its base ones, so each
+            # batch mixes the two, as the paper's loss does, and a replayed
+            # pass repeats no batch exactly.
             order = torch.randperm(n, generator=self.generator, device=x.device)
             x_pass, y_pass = x[order], y[order]
             for start in range(0, n, self.batch_size):

@@ -51,6 +51,11 @@ VARIANTS = {
     "wide mixture (scale_range=(0.25, 8))": ({}, {"scale_range": (0.25, 8.0)}),
     "narrow mixture (scale_range=(0.25, 2))": ({}, {"scale_range": (0.25, 2.0)}),
     "smaller ascent steps (step_size=0.02)": ({}, {"step_size": 0.02}),
+    "one ascent step (n_steps=1)": ({}, {"n_steps": 1}),
+    "one ascent step, twice as long (n_steps=1, step_size=0.2)": (
+        {},
+        {"n_steps": 1, "step_size": 0.2},
+    ),
     "batch 512 (half the steps)": ({"batch_size": 512}, {}),
     "16 passes (twice the steps)": ({"n_passes": 16}, {}),
     "800k queries (twice the steps)": ({"max_queries": 800_000}, {}),

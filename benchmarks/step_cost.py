@@ -3,10 +3,11 @@
 Part 1 times a 50-unit tanh student's training step (batch 256, fused Adam) on
 synthetic batches, side by side and repeated: a plain PyTorch loop, the same
 loop through ``StandardizedModule`` and ``StandardizedMSELoss`` at every step,
-and skorch's ``NeuralNetRegressor`` fed the way ``fit`` feeds it (the bare
-module on rounds that ``SyntheticQueryStream`` standardised once, through
-``ReadyBatches``) and the ways it fed it before (the standardisation inside
-every step; a ``DataLoader`` as well).
+the ``StudentNet`` that ``fit`` trains (the bare module on rounds that
+``SyntheticQueryStream`` standardised once, through ``ReadyBatches``, in its
+lean loop), and skorch's ``NeuralNetRegressor`` fed the same way and the ways
+it was fed before (the standardisation inside every step; a ``DataLoader`` as
+well).
 
 Part 2 splits a default ``fit()`` of a paper teacher into teacher work
 (queries, their labels and the gap ascent) and the rest (student steps,
@@ -88,8 +89,8 @@ def plain_loop(n_rounds, standardized):
     return time.perf_counter() - start
 
 
-def skorch_net(n_rounds, standardized, iterator):
-    net = NeuralNetRegressor(
+def skorch_net(n_rounds, standardized, iterator, net_class=NeuralNetRegressor):
+    net = net_class(
         _mlp(),
         optimizer=torch.optim.Adam,
         optimizer__fused=True,
@@ -118,7 +119,10 @@ def skorch_net(n_rounds, standardized, iterator):
 PATHS = {
     "plain torch loop": lambda n: plain_loop(n, False),
     "plain torch loop, standardised at every step": lambda n: plain_loop(n, True),
-    "skorch, ReadyBatches, rounds standardised once (what fit runs)": lambda n: (
+    "StudentNet, ReadyBatches, rounds standardised once (what fit runs)": lambda n: (
+        skorch_net(n, "per round", training.ReadyBatches, training.StudentNet)
+    ),
+    "skorch, ReadyBatches, rounds standardised once (the previous fits)": lambda n: (
         skorch_net(n, "per round", training.ReadyBatches)
     ),
     "skorch, ReadyBatches, standardised at every step": lambda n: skorch_net(

@@ -35,6 +35,10 @@ KNOWN_RESULTS = [
         "paper_table_ablation_highdim.md",
         "Ablation on the synthetic 384-feature check",
     ),
+    (
+        "paper_table_ablation_ascent_steps.md",
+        "Ablation: one query-ascent step instead of two",
+    ),
     ("cpusmall_seed1.md", "The published protocol on cpusmall (one seed)"),
     ("any_teacher_compactiv.md", "Any teacher, no data: compactiv"),
     ("any_teacher_others.md", "Any teacher, no data: cpusmall, mv, puma32h"),

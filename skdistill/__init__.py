@@ -23,6 +23,7 @@ from ._queries import (
 from ._report import CompressionReport, compression_report
 from ._scoring import fidelity_score, fidelity_scorer
 from ._student import MLPStudent, StandardizedModule
+from ._training import StudentNet
 
 __version__ = "0.1.0"
 
@@ -38,6 +39,7 @@ __all__ = [
     "GeneratorQueries",
     "MLPStudent",
     "StandardizedModule",
+    "StudentNet",
     "fidelity_score",
     "fidelity_scorer",
     "DistillationHistory",

@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNet, NeuralNetRegressor
+from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, LRScheduler
 
 from ._checkpoint import (
@@ -46,6 +46,7 @@ from ._training import (
     QueryRounds,
     ReadyBatches,
     StopRounds,
+    StudentNet,
     SyntheticQueryStream,
 )
 from .exceptions import FitInterruptedWarning, InvalidTeacherOutputWarning
@@ -156,6 +157,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         must accept ``n_features`` inputs and return ``n_outputs`` values; its
         optimizer and callbacks are kept, while ``train_split``, the
         criterion, the batching and ``max_epochs`` are set by the distiller.
+        A :class:`~skdistill.StudentNet` keeps the default's lean loop.
     domain : dict or InputDomain, default=None
         Where queries may lie. ``None`` uses the rows given to ``fit(X)``,
         else what the fitted teacher reveals (a Pipeline's scaler or encoder
@@ -239,8 +241,10 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
     Attributes
     ----------
     student_ : skorch.NeuralNetRegressor
-        The fitted student. Its module maps raw inputs to the teacher's units
-        (the standardisation is built in).
+        The fitted student (a :class:`~skdistill.StudentNet` by default). Its
+        module maps raw inputs to the teacher's units (the standardisation is
+        built in); ``student_.partial_fit(X, y)`` fine-tunes it on real rows
+        with skorch's own loop.
     domain_ : InputDomain
         The domain queries came from, with its ``source``.
     query_strategy_ : QueryStrategy
@@ -908,7 +912,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
     def _build_student(self, n_rounds, hidden_layer_sizes, y_scale):
         n_outputs = y_scale.shape[1]
         if self.student is None:
-            student = NeuralNetRegressor(
+            student = StudentNet(
                 MLPStudent,
                 module__n_features=self.n_features_in_,
                 module__n_outputs=n_outputs,
@@ -941,8 +945,6 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             batch_size=self.batch_size,
             train_split=None,
             iterator_train=ReadyBatches,  # the stream yields ready batches
-            iterator_train__batch_size=None,
-            iterator_train__shuffle=False,
             device=self.device_,
             verbose=int(self.verbose >= 2),  # 1 is QueryProgressBar's
             warm_start=False,

@@ -1,7 +1,7 @@
 """The student: a small MLP, wrapped so that it works in the teacher's units.
 
 The distiller trains the student on standardised inputs and targets, but the
-fitted ``student_`` is a plain skorch ``NeuralNetRegressor`` whose module
+fitted ``student_`` is a skorch ``NeuralNetRegressor`` whose module
 carries the standardisation as buffers, so ``student_.predict``, exported
 ONNX/TorchScript graphs and saved weights all take raw inputs and return the
 teacher's units.

@@ -11,13 +11,16 @@ import math
 import time
 
 import torch
+from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback
-from torch.utils.data import IterableDataset
+from skorch.utils import TeeGenerator
+from torch.utils.data import DataLoader, IterableDataset
 
 __all__ = [
     "QueryRounds",
     "SyntheticQueryStream",
     "ReadyBatches",
+    "StudentNet",
     "HoldoutFidelity",
     "StopRounds",
 ]
@@ -149,21 +152,120 @@ class SyntheticQueryStream(IterableDataset):
 
 
 class ReadyBatches:
-    """skorch's ``iterator_train`` for a :class:`SyntheticQueryStream`.
+    """skorch's ``iterator_train`` for the distiller's student.
 
-    The stream already yields shuffled ``(X, y)`` mini-batches on the fit's
-    device, so a ``DataLoader`` would add nothing but its per-batch cost
-    (worker bookkeeping, collation), which is a sizeable part of a small
-    student's step. This iterates the stream itself. ``batch_size`` and
-    ``shuffle``, which skorch passes to every ``iterator_train``, are the
-    stream's business and are ignored here.
+    A :class:`SyntheticQueryStream` already yields shuffled ``(X, y)``
+    mini-batches on the fit's device, so a ``DataLoader`` would add nothing
+    but its per-batch cost (worker bookkeeping, collation), which is a
+    sizeable part of a small student's step: such a stream is iterated as it
+    is (``ready`` is True), and ``batch_size`` and ``shuffle`` are its own
+    business. Any other dataset, such as real rows given to the fitted
+    ``student_.fit`` or ``partial_fit``, is batched by a ``DataLoader`` with
+    skorch's ``batch_size`` and the net's other ``iterator_train__*``
+    settings.
     """
 
-    def __init__(self, dataset, batch_size=None, shuffle=False):
+    def __init__(self, dataset, batch_size=None, shuffle=False, **kwargs):
         self.dataset = dataset
+        self.ready = isinstance(dataset, SyntheticQueryStream)
+        self.loader = None
+        if not self.ready:
+            self.loader = DataLoader(
+                dataset, batch_size=batch_size, shuffle=shuffle, **kwargs
+            )
 
     def __iter__(self):
-        return iter(self.dataset)
+        return iter(self.dataset if self.ready else self.loader)
+
+
+_BATCH_HOOKS = ("on_batch_begin", "on_grad_computed", "on_batch_end")
+# Overriding any of these in a subclass of StudentNet restores skorch's loop.
+_STEP_METHODS = ("train_step", "train_step_single", "infer", "get_loss")
+
+
+class StudentNet(NeuralNetRegressor):
+    """skorch's ``NeuralNetRegressor`` with a lean loop over ready-made batches.
+
+    The distiller's default student. An epoch over :class:`ReadyBatches`
+    (one round of a :class:`SyntheticQueryStream`: float tensor batches,
+    already on the device) skips what skorch does per batch for data of any
+    kind, which cost a fifth of a small student's step on CPU: converting
+    each batch in ``infer`` and ``get_loss``, setting train mode on every
+    step, and calling every callback's batch hooks whether or not it
+    defines them. Such an epoch sets train mode once, steps the
+    optimizers on ``criterion_(module_(X), y)`` with skorch's closure and
+    step accumulator, calls only the batch hooks (``on_batch_begin``,
+    ``on_grad_computed``, ``on_batch_end``) that a callback defines, and
+    records the same per-batch history as skorch (``train_loss``,
+    ``train_batch_size``). Every other epoch (``fit`` or ``partial_fit`` on
+    real data, validation) runs skorch's own loop, as does a subclass that
+    overrides ``train_step``, ``train_step_single``, ``infer`` or
+    ``get_loss``.
+
+    Pass one as ``student=`` to keep this loop with your own settings, e.g.
+    ``StudentNet(MLPStudent, module__n_features=8, callbacks=[...])``; the
+    distiller sets the rest as for any skorch net.
+    """
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        lean = (
+            training
+            and isinstance(iterator, ReadyBatches)
+            and iterator.ready
+            and not fit_params
+            and all(
+                getattr(type(self), name) is getattr(StudentNet, name)
+                for name in _STEP_METHODS
+            )
+        )
+        if not lean:
+            return super().run_single_epoch(
+                iterator, training, prefix, step_fn, **fit_params
+            )
+        hooks = {name: self._defined_hooks(name) for name in _BATCH_HOOKS}
+        self._set_training(True)
+        batch_count = 0
+        for batch in iterator:
+            for hook in hooks["on_batch_begin"]:
+                hook(self, batch=batch, training=True)
+            step = self._ready_step(batch, hooks["on_grad_computed"])
+            self.history.record_batch(prefix + "_loss", step["loss"].item())
+            self.history.record_batch(prefix + "_batch_size", len(batch[0]))
+            for hook in hooks["on_batch_end"]:
+                hook(self, batch=batch, training=True, **step)
+            batch_count += 1
+        self.history.record(prefix + "_batch_count", batch_count)
+
+    def _defined_hooks(self, name):
+        """The net's own hook ``name`` and those of callbacks that define it."""
+        hooks = [getattr(self, name)]
+        for _, callback in self.callbacks_:
+            defined = getattr(type(callback), name) is not getattr(Callback, name)
+            if defined or name in vars(callback):
+                hooks.append(getattr(callback, name))
+        return hooks
+
+    def _ready_step(self, batch, grad_hooks):
+        x, y = batch
+        accumulator = self.get_train_step_accumulator()
+
+        def closure():
+            self._zero_grad_optimizer()
+            y_pred = self.module_(x)
+            loss = self.criterion_(y_pred, y)
+            loss.backward()
+            accumulator.store_step({"loss": loss, "y_pred": y_pred})
+            for hook in grad_hooks:
+                hook(
+                    self,
+                    named_parameters=TeeGenerator(self.get_all_learnable_params()),
+                    batch=batch,
+                    training=True,
+                )
+            return loss
+
+        self._step_optimizer(closure)
+        return accumulator.get_step()
 
 
 class HoldoutFidelity(Callback):

@@ -1,7 +1,13 @@
 import pytest
 import torch
+from sklearn.datasets import make_friedman1
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import mean_squared_error
+from skorch import NeuralNetRegressor
+from skorch.callbacks import Callback, GradientNormClipping
 
-from skdistill._training import ReadyBatches, SyntheticQueryStream
+from skdistill import DataFreeDistillRegressor
+from skdistill._training import ReadyBatches, StudentNet, SyntheticQueryStream
 
 
 class OneRound:
@@ -52,3 +58,133 @@ def test_a_spent_budget_ends_the_fit_as_skorch_expects():
     with pytest.raises(KeyboardInterrupt):
         list(ReadyBatches(stream))
     assert rounds.ran_out
+
+
+class Rounds:
+    """``n`` labelled rounds of the same random queries, then the budget is spent."""
+
+    def __init__(self, n, n_rows=64):
+        generator = torch.Generator().manual_seed(1)
+        self.labelled = (
+            torch.randn(n_rows, 3, generator=generator),
+            torch.randn(n_rows, 1, generator=generator),
+        )
+        self.left = n
+        self.ran_out = False
+
+    def __call__(self):
+        if self.left == 0:
+            return None
+        self.left -= 1
+        return self.labelled
+
+
+def _net(cls, n_rounds=3, **kwargs):
+    torch.manual_seed(0)
+    net = cls(
+        torch.nn.Sequential(
+            torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)
+        ),
+        optimizer=torch.optim.Adam,
+        lr=1e-2,
+        max_epochs=n_rounds,
+        train_split=None,
+        iterator_train=ReadyBatches,
+        iterator_train__batch_size=None,
+        iterator_train__shuffle=False,
+        verbose=0,
+        **kwargs,
+    )
+    stream = SyntheticQueryStream(
+        Rounds(n_rounds), batch_size=16, n_passes=2, generator=torch.Generator()
+    )
+    stream.generator.manual_seed(0)
+    return net.partial_fit(stream)
+
+
+def test_the_student_net_trains_exactly_as_skorch_does(monkeypatch):
+    skorch_steps = []
+    skorch_step = NeuralNetRegressor.train_step_single
+
+    def counted(net, batch, **fit_params):
+        skorch_steps.append(type(net))
+        return skorch_step(net, batch, **fit_params)
+
+    monkeypatch.setattr(NeuralNetRegressor, "train_step_single", counted)
+    lean, reference = _net(StudentNet), _net(NeuralNetRegressor)
+
+    # Only the reference went through skorch's step; the lean loop has its own.
+    assert skorch_steps == [NeuralNetRegressor] * 24
+
+    for ours, theirs in zip(lean.module_.parameters(), reference.module_.parameters()):
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=0)
+    assert lean.history[:, "train_loss"] == reference.history[:, "train_loss"]
+    assert lean.history[:, "batches", :, "train_batch_size"] == [[16] * 8] * 3
+    assert lean.history[:, "train_batch_count"] == [8, 8, 8]
+
+
+class CountBatchHooks(Callback):
+    def initialize(self):
+        self.calls = {"begin": 0, "grad": 0, "end": 0, "losses": []}
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        assert training and len(batch) == 2
+        self.calls["begin"] += 1
+
+    def on_grad_computed(self, net, named_parameters, training=False, **kwargs):
+        grads = [p.grad for _, p in named_parameters]
+        assert all(g is not None for g in grads)
+        self.calls["grad"] += 1
+
+    def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
+        self.calls["losses"].append(loss.item())
+        self.calls["end"] += 1
+
+
+def test_the_student_net_calls_every_batch_hook_a_callback_defines():
+    counter = CountBatchHooks()
+    clipped = _net(
+        StudentNet,
+        callbacks=[("count", counter), ("clip", GradientNormClipping(1e-3))],
+    )
+
+    assert counter.calls["begin"] == counter.calls["grad"] == counter.calls["end"] == 24
+    recorded = clipped.history[:, "batches", :, "train_loss"]
+    assert counter.calls["losses"] == [loss for epoch in recorded for loss in epoch]
+    # Gradient clipping (an on_grad_computed hook) acts on the lean loop's steps.
+    unclipped = _net(StudentNet)
+    assert not torch.equal(clipped.module_[0].weight, unclipped.module_[0].weight)
+    assert clipped.history[-1, "train_loss"] > unclipped.history[-1, "train_loss"]
+
+
+def test_a_student_net_subclass_with_its_own_step_runs_skorchs_loop():
+    class Counted(StudentNet):
+        steps = 0
+
+        def train_step_single(self, batch, **fit_params):
+            Counted.steps += 1
+            return super().train_step_single(batch, **fit_params)
+
+    net = _net(Counted)
+
+    assert Counted.steps == 24
+    assert net.history[:, "train_batch_count"] == [8, 8, 8]
+
+
+def test_a_distilled_student_net_fine_tunes_on_real_rows_with_skorch_loop():
+    X, y = make_friedman1(n_samples=300, random_state=0)
+    X, y = X.astype("float32"), y.astype("float32").reshape(-1, 1)
+    teacher = LinearRegression().fit(X, y)
+    distiller = DataFreeDistillRegressor(
+        teacher, max_queries=8192, round_size=2048, random_state=0
+    ).fit(X)
+    student = distiller.student_
+    assert isinstance(student, StudentNet)
+    before = mean_squared_error(y, student.predict(X))
+
+    student.set_params(train_split=None, max_epochs=5, lr=1e-3)
+    student.partial_fit(X, y)
+
+    assert mean_squared_error(y, student.predict(X)) < before
+    assert len(student.history) == len(distiller.history_)

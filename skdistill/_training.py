@@ -189,7 +189,7 @@ class StudentNet(NeuralNetRegressor):
     The distiller's default student. An epoch over :class:`ReadyBatches`
     (one round of a :class:`SyntheticQueryStream`: float tensor batches,
     already on the device) skips what skorch does per batch for data of any
-    kind, which cost a fifth of a small student's step on CPU: converting
+    kind, which cost about 15% of a small student's step on CPU: converting
     each batch in ``infer`` and ``get_loss``, setting train mode on every
     step, and calling every callback's batch hooks whether or not it
     defines them. Such an epoch sets train mode once, steps the

@@ -6,7 +6,7 @@ from sklearn.metrics import mean_squared_error
 from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback
 
-from skdistill import DataFreeDistillRegressor
+from skdistill import DataFreeDistillRegressor, MLPStudent
 from skdistill._training import ReadyBatches, StudentNet, SyntheticQueryStream
 
 
@@ -189,3 +189,23 @@ def test_a_distilled_student_net_fine_tunes_on_real_rows_with_skorch_loop():
 
     assert mean_squared_error(y, student.predict(X)) < before
     assert len(student.history) == len(distiller.history_)
+
+
+def test_a_student_net_given_as_student_keeps_its_callbacks_in_the_fit():
+    X, y = make_friedman1(n_samples=200, random_state=0)
+    teacher = LinearRegression().fit(X, y)
+    counter = CountBatchHooks()
+    student = StudentNet(
+        MLPStudent,
+        module__n_features=10,
+        module__hidden_layer_sizes=(8,),
+        callbacks=[("count", counter)],
+    )
+    distiller = DataFreeDistillRegressor(
+        teacher, student=student, max_queries=4096, round_size=1024, random_state=0
+    ).fit(X)
+
+    assert isinstance(distiller.student_, StudentNet)
+    n_steps = sum(distiller.history_[:, "train_batch_count"])
+    fitted_counter = dict(distiller.student_.callbacks_)["count"]
+    assert fitted_counter.calls["end"] == fitted_counter.calls["grad"] == n_steps > 0

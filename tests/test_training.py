@@ -81,8 +81,6 @@ def _net(cls, n_rounds=3, **kwargs):
         max_epochs=n_rounds,
         train_split=None,
         iterator_train=ReadyBatches,
-        iterator_train__batch_size=None,
-        iterator_train__shuffle=False,
         verbose=0,
         **kwargs,
     )

@@ -37,6 +37,7 @@ from protocol import (  # noqa: E402
     machine_line,
     mlp,
     rmse,
+    save_figure,
     teacher_for,
     write_markdown,
 )
@@ -158,9 +159,7 @@ def plot(rows, datasets, path):
     axes[0, 0].set_ylabel("fidelity RMSE on test rows")
     axes[1, 0].set_ylabel("fidelity RMSE on test rows")
     axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main():

@@ -44,6 +44,7 @@ from protocol import (  # noqa: E402
     longest_first,
     machine_line,
     rmse,
+    save_figure,
     teacher_for,
     write_markdown,
 )
@@ -364,9 +365,7 @@ def plot(rows, path):
         ]
         ax.set_ylim(min(0.9, min(finite) - 0.02), min(max(finite) + 0.05, 2.0))
     axes[0, 0].legend(fontsize=8, ncol=2, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main():

@@ -47,6 +47,15 @@ def longest_first(datasets):
     return sorted(datasets, key=lambda name: name != HIGHDIM)
 
 
+def save_figure(fig, path):
+    """Lay out ``fig``, write it to ``path`` as every benchmark figure is, and close it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def make_highdim(n_samples=8192, n_features=384, n_latent=10, random_state=0):
     """A synthetic stand-in for the paper's CTScan set (384 correlated features).
 

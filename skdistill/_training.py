@@ -166,16 +166,15 @@ class ReadyBatches:
     """
 
     def __init__(self, dataset, batch_size=None, shuffle=False, **kwargs):
-        self.dataset = dataset
         self.ready = isinstance(dataset, SyntheticQueryStream)
-        self.loader = None
-        if not self.ready:
-            self.loader = DataLoader(
-                dataset, batch_size=batch_size, shuffle=shuffle, **kwargs
-            )
+        self.batches = (
+            dataset
+            if self.ready
+            else DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, **kwargs)
+        )
 
     def __iter__(self):
-        return iter(self.dataset if self.ready else self.loader)
+        return iter(self.batches)
 
 
 _BATCH_HOOKS = ("on_batch_begin", "on_grad_computed", "on_batch_end")

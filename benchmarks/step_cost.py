@@ -1,13 +1,14 @@
 """What one student step costs, and where a default fit's seconds go.
 
 Part 1 times a 50-unit tanh student's training step (batch 256, fused Adam) on
-synthetic batches, side by side and repeated: a plain PyTorch loop, the same
-loop through ``StandardizedModule`` and ``StandardizedMSELoss`` at every step,
-the ``StudentNet`` that ``fit`` trains (the bare module on rounds that
-``SyntheticQueryStream`` standardised once, through ``ReadyBatches``, in its
-lean loop), and skorch's ``NeuralNetRegressor`` fed the same way and the ways
-it was fed before (the standardisation inside every step; a ``DataLoader`` as
-well).
+synthetic batches, side by side and repeated: a plain PyTorch loop with
+``torch.optim.Adam`` or ``LeanAdam``, the same loop through
+``StandardizedModule`` and ``StandardizedMSELoss`` at every step, the
+``StudentNet`` with ``LeanAdam`` that ``fit`` trains (the bare module on rounds
+that ``SyntheticQueryStream`` standardised once, through ``ReadyBatches``, in
+its lean loop), the same with ``torch.optim.Adam``, and skorch's
+``NeuralNetRegressor`` fed the same way and the ways it was fed before (the
+standardisation inside every step; a ``DataLoader`` as well).
 
 Part 2 splits a default ``fit()`` of a paper teacher into teacher work
 (queries, their labels and the gap ascent) and the rest (student steps,
@@ -35,7 +36,7 @@ from protocol import teacher_for, write_markdown  # noqa: E402
 
 import skdistill._queries as queries  # noqa: E402
 import skdistill._training as training  # noqa: E402
-from skdistill import DataFreeDistillRegressor  # noqa: E402
+from skdistill import DataFreeDistillRegressor, LeanAdam  # noqa: E402
 from skdistill._student import StandardizedModule, StandardizedMSELoss  # noqa: E402
 
 N_FEATURES, BATCH, ROUND, PASSES = 21, 256, 4096, 8
@@ -74,10 +75,10 @@ def _stream(n_rounds, units=None):
     )
 
 
-def plain_loop(n_rounds, standardized):
+def plain_loop(n_rounds, standardized, optimizer_class=torch.optim.Adam):
     module = _standardized(_mlp()) if standardized else _mlp()
     loss_fn = StandardizedMSELoss(torch.ones(1)) if standardized else nn.MSELoss()
-    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3, fused=True)
+    optimizer = optimizer_class(module.parameters(), lr=1e-3, fused=True)
     start = time.perf_counter()
     for _ in range(n_rounds):
         for xb, yb in _stream(1):
@@ -89,10 +90,16 @@ def plain_loop(n_rounds, standardized):
     return time.perf_counter() - start
 
 
-def skorch_net(n_rounds, standardized, iterator, net_class=NeuralNetRegressor):
+def skorch_net(
+    n_rounds,
+    standardized,
+    iterator,
+    net_class=NeuralNetRegressor,
+    optimizer=torch.optim.Adam,
+):
     net = net_class(
         _mlp(),
-        optimizer=torch.optim.Adam,
+        optimizer=optimizer,
         optimizer__fused=True,
         lr=1e-3,
         max_epochs=n_rounds,
@@ -118,11 +125,17 @@ def skorch_net(n_rounds, standardized, iterator, net_class=NeuralNetRegressor):
 
 PATHS = {
     "plain torch loop": lambda n: plain_loop(n, False),
+    "plain torch loop, LeanAdam": lambda n: plain_loop(n, False, LeanAdam),
     "plain torch loop, standardised at every step": lambda n: plain_loop(n, True),
-    "StudentNet, ReadyBatches, rounds standardised once (what fit runs)": lambda n: (
-        skorch_net(n, "per round", training.ReadyBatches, training.StudentNet)
+    "StudentNet, LeanAdam, ReadyBatches, rounds standardised once (what fit runs)": (
+        lambda n: skorch_net(
+            n, "per round", training.ReadyBatches, training.StudentNet, LeanAdam
+        )
     ),
-    "skorch, ReadyBatches, rounds standardised once (the previous fits)": lambda n: (
+    "StudentNet, ReadyBatches, rounds standardised once (the previous fits)": (
+        lambda n: skorch_net(n, "per round", training.ReadyBatches, training.StudentNet)
+    ),
+    "skorch, ReadyBatches, rounds standardised once (two fits ago)": lambda n: (
         skorch_net(n, "per round", training.ReadyBatches)
     ),
     "skorch, ReadyBatches, standardised at every step": lambda n: skorch_net(
@@ -143,8 +156,8 @@ def step_costs(n_rounds, repeats):
     base = statistics.median(times["plain torch loop"])
     lines = [
         f"Part 1: ms per student step (50 tanh units, {N_FEATURES} features, batch "
-        f"{BATCH}, fused Adam), median of {repeats} runs of {n_steps} steps, the "
-        "paths alternating.\n",
+        f"{BATCH}, fused Adam: torch.optim.Adam unless LeanAdam is named), median of "
+        f"{repeats} runs of {n_steps} steps, the paths alternating.\n",
         "| path | ms per step | vs plain loop |",
         "|---|---|---|",
     ]

@@ -10,6 +10,7 @@ from ._export import (
     save_weights,
 )
 from ._history import DistillationHistory
+from ._optimizer import LeanAdam
 from ._plotting import DistillationCurveDisplay, TeacherStudentDisplay
 from ._queries import (
     BoundedGapQueries,
@@ -40,6 +41,7 @@ __all__ = [
     "MLPStudent",
     "StandardizedModule",
     "StudentNet",
+    "LeanAdam",
     "fidelity_score",
     "fidelity_scorer",
     "DistillationHistory",

@@ -31,6 +31,7 @@ from ._domain import InputDomain
 from ._history import DistillationHistory
 from ._hummingbird import TEACHER_BACKENDS
 from ._introspection import infer_domain
+from ._optimizer import LeanAdam
 from ._progress import QueryProgressBar
 from ._queries import _STRATEGIES, QueryContext, QueryStrategy, resolve_strategy
 from ._student import (
@@ -143,8 +144,8 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
     activation : {"tanh", "relu", "logistic", "gelu", "silu"}, default="tanh"
         Hidden activation of the default student.
     learning_rate : float or "auto", default="auto"
-        Learning rate of the default student's Adam optimizer (fused where
-        torch has the kernel), annealed to 1% of itself on a cosine schedule
+        Learning rate of the default student's Adam optimizer
+        (:class:`~skdistill.LeanAdam`, fused where torch has the kernel), annealed to 1% of itself on a cosine schedule
         over the budget. "auto" is ``1e-2 * min(1, sqrt(16 / d))`` for ``d``
         features that vary in the domain: Adam moves every first-layer weight
         by about the learning rate, so the student's hidden units move more
@@ -918,7 +919,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
                 module__n_outputs=n_outputs,
                 module__hidden_layer_sizes=hidden_layer_sizes,
                 module__activation=self.activation,
-                optimizer=torch.optim.Adam,
+                optimizer=LeanAdam,
                 lr=self.learning_rate_,
                 **{
                     f"optimizer__{key}": value

@@ -203,7 +203,14 @@ class StudentNet(NeuralNetRegressor):
 
     Pass one as ``student=`` to keep this loop with your own settings, e.g.
     ``StudentNet(MLPStudent, module__n_features=8, callbacks=[...])``; the
-    distiller sets the rest as for any skorch net.
+    distiller sets the rest as for any skorch net. Its default student also
+    steps with :class:`~skdistill.LeanAdam` (``optimizer=LeanAdam``, and
+    ``optimizer__fused=True`` where torch has the kernel), where skorch's
+    default optimizer is SGD.
+
+    See Also
+    --------
+    LeanAdam : The default student's optimizer.
     """
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):

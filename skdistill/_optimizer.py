@@ -13,12 +13,13 @@ class LeanAdam(torch.optim.Adam):
     eighth of a 50-unit student's step (0.237 against 0.208 ms in
     ``benchmarks/results/step_cost.md``) on Python work that does not change
     from step to step: collecting every parameter's state and flags,
-    grouping the tensors by device and dtype, and opening profiler ranges in
-    ``step`` and ``zero_grad``. Once every parameter of a group has its
-    state, ``step`` hands the group straight to the same fused kernel
+    grouping the tensors by device and dtype, and a profiler range in
+    ``zero_grad``. Once every parameter of a group has its state, ``step``
+    hands the group straight to the same fused kernel
     (``torch._fused_adam_``) with the same arguments, so the weights are
     identical, bit for bit, to those of ``torch.optim.Adam(..., fused=True)``;
     ``zero_grad()`` sets the gradients to None, as torch's does by default.
+    (``step`` keeps torch's profiler range and step hooks.)
 
     Everything else is ``torch.optim.Adam``'s own step: the first step
     (which creates the state), ``fused=False`` (torch without fused kernels

@@ -145,11 +145,12 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         Hidden activation of the default student.
     learning_rate : float or "auto", default="auto"
         Learning rate of the default student's Adam optimizer
-        (:class:`~skdistill.LeanAdam`, fused where torch has the kernel), annealed to 1% of itself on a cosine schedule
-        over the budget. "auto" is ``1e-2 * min(1, sqrt(16 / d))`` for ``d``
-        features that vary in the domain: Adam moves every first-layer weight
-        by about the learning rate, so the student's hidden units move more
-        per step the more inputs they sum. Measured on the paper's teachers:
+        (:class:`~skdistill.LeanAdam`, fused where torch has the kernel),
+        annealed to 1% of itself on a cosine schedule over the budget. "auto"
+        is ``1e-2 * min(1, sqrt(16 / d))`` for ``d`` features that vary in the
+        domain: Adam moves every first-layer weight by about the learning
+        rate, so the student's hidden units move more per step the more inputs
+        they sum. Measured on the paper's teachers:
         1e-2 was best on 10 to 21 features and 1e-3 to 2e-3 on 384
         (``benchmarks/results/paper_table_ablation*.md``). The value used is
         ``learning_rate_``.

@@ -47,8 +47,7 @@ class LeanAdam(torch.optim.Adam):
         if groups is None:
             return self._adam_step(None if closure is None else lambda: loss)
         with torch.no_grad():
-            for group, params in groups:
-                states = [self.state[p] for p in params]
+            for group, params, states in groups:
                 steps = [state["step"] for state in states]
                 beta1, beta2 = group["betas"]
                 torch._foreach_add_(steps, 1)
@@ -88,13 +87,17 @@ class LeanAdam(torch.optim.Adam):
         )
 
     def _lean_groups(self):
-        """``[(group, parameters with a gradient), ...]``, or None for torch's step."""
+        """``[(group, parameters with a gradient, their states), ...]``, or None.
+
+        None when a group needs torch's own step.
+        """
         groups = []
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
-            if params and not _lean_tensors(params, self.state):
+            states = [self.state[p] for p in params]
+            if params and not _lean_tensors(params, states):
                 return None
-            groups.append((group, params))
+            groups.append((group, params, states))
         return groups
 
     def _adam_step(self, closure):
@@ -122,16 +125,16 @@ def _lean_flags(group):
     )
 
 
-def _lean_tensors(params, state):
+def _lean_tensors(params, states):
     """Every parameter dense, real, stateful and on the first one's device and dtype."""
     device, dtype = params[0].device, params[0].dtype
-    for p in params:
+    for p, state in zip(params, states):
         if (
             p.device != device
             or p.dtype != dtype
             or p.is_complex()
             or p.grad.is_sparse
-            or not state[p]
+            or not state
         ):
             return False
     return True

@@ -39,7 +39,8 @@ __all__ = [
     "restore_strategy",
 ]
 
-_FORMAT = 2  # 2: the bare module's weights, without its standardisation
+_FORMAT = 3  # 2: the bare module's weights, without its standardisation; 3: the
+# student's replay window
 _PREFIX = "round-"
 _STATE, _HISTORY, _META = "state.pt", "history.json", "meta.json"
 # Parameters that change neither the queries nor the student: a checkpoint
@@ -224,9 +225,10 @@ def _schedulers(net):
 
 
 def capture_state(
-    net, *, teacher, rounds, generator, rng, strategy, holdout, probe, domain, meta
+    net, *, teacher, stream, generator, rng, strategy, holdout, probe, domain, meta
 ):
     """Return ``(tensors, meta)``: everything a resumed fit needs after this round."""
+    rounds = stream.rounds
     keep_best = _keep_best(net)
     strategy_tensors, strategy_meta = _strategy_state(strategy)
     tensors = {
@@ -247,6 +249,7 @@ def capture_state(
             for name in ("loc", "scale", "low", "high")
         },
         "strategy": strategy_tensors,
+        "window": stream.window_state(),
     }
     meta = {
         **meta,

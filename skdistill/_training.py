@@ -114,18 +114,60 @@ class SyntheticQueryStream(IterableDataset):
     with :class:`ReadyBatches` (``iterator_train=ReadyBatches``) rather than
     re-batching it through a ``DataLoader``.
 
+    Each iteration asks ``rounds`` for one labelled round of ``n`` queries and
+    yields ``n_passes`` passes of ``n`` rows each, in batches of
+    ``batch_size``. Without a ``window``, every pass is the round itself in a
+    new order. With a ``window`` of rows, the round joins a replay window of
+    the most recent ``window`` labelled queries (the rounds before it, up to
+    that many rows), and the passes draw their rows from the whole window,
+    without repeats until every row of it was drawn: the same number of
+    student steps, each query used ``n_passes`` times on average, but the
+    steps of one round see many rounds' queries instead of one round's.
+
     With ``units`` (a :class:`~skdistill.StandardizedModule`), each round is
     mapped once to its standardised inputs and targets, so the bare module it
     wraps trains on them: one standardisation per round instead of one per
-    student step, forward and backward.
+    student step, forward and backward. The window holds them standardised.
+
+    Parameters
+    ----------
+    rounds : callable
+        Returns the next labelled round ``(x, y)``, or None once the budget
+        is spent (a :class:`QueryRounds`).
+    batch_size : int
+        Rows per yielded batch (the last batch of a pass may be smaller).
+    n_passes : int, default=1
+        Passes of ``n`` rows per round.
+    generator : torch.Generator, optional
+        Draws the rows' order.
+    units : StandardizedModule, optional
+        Maps each round to the module's standardised units.
+    window : int, optional
+        Rows of the replay window; None, or no more than a round's rows,
+        draws every pass from the current round alone.
+
+    Attributes
+    ----------
+    window_x_, window_y_ : torch.Tensor or None
+        The replay window's storage (``window`` rows, filled from the start);
+        None until the first round, or without a window.
+    n_filled_ : int
+        Rows of the window filled so far.
+    position_ : int
+        Row of the window that the next round's first query overwrites.
     """
 
-    def __init__(self, rounds, batch_size, n_passes=1, generator=None, units=None):
+    def __init__(
+        self, rounds, batch_size, n_passes=1, generator=None, units=None, window=None
+    ):
         self.rounds = rounds
         self.batch_size = batch_size
         self.n_passes = n_passes
         self.generator = generator
         self.units = units
+        self.window = window
+        self.window_x_ = self.window_y_ = None
+        self.n_filled_ = self.position_ = 0
 
     def __iter__(self):
         labelled = self.rounds()
@@ -139,16 +181,70 @@ class SyntheticQueryStream(IterableDataset):
             with torch.no_grad():
                 x, y = self.units.standardize(x), self.units.standardize_targets(y)
         n = x.shape[0]
-        for _ in range(self.n_passes):
+        x, y = self._remember(x, y)
+        order = self._order(self.n_passes * n, x.shape[0], x.device)
+        for first in range(0, self.n_passes * n, n):
             # Every pass is shuffled (one gather; the batches are views of it):
             # a round lists its optimised queries before its base ones, so each
             # batch mixes the two, as the paper's loss does, and a replayed
             # pass repeats no batch exactly.
-            order = torch.randperm(n, generator=self.generator, device=x.device)
-            x_pass, y_pass = x[order], y[order]
+            rows = order[first : first + n]
+            x_pass, y_pass = x[rows], y[rows]
             for start in range(0, n, self.batch_size):
                 stop = start + self.batch_size
                 yield x_pass[start:stop], y_pass[start:stop]
+
+    def _remember(self, x, y):
+        """Add a round to the window; return the rows the passes draw from."""
+        n = x.shape[0]
+        if self.window is None or self.window <= n:
+            return x, y
+        if self.window_x_ is None:
+            self.window_x_ = x.new_empty((self.window, x.shape[1]))
+            self.window_y_ = y.new_empty((self.window, y.shape[1]))
+        # A ring: the round overwrites the oldest rows, wrapping at the end.
+        head = min(n, self.window - self.position_)
+        stop = self.position_ + head
+        self.window_x_[self.position_ : stop] = x[:head]
+        self.window_y_[self.position_ : stop] = y[:head]
+        self.window_x_[: n - head] = x[head:]
+        self.window_y_[: n - head] = y[head:]
+        self.position_ = (self.position_ + n) % self.window
+        self.n_filled_ = min(self.window, self.n_filled_ + n)
+        return self.window_x_[: self.n_filled_], self.window_y_[: self.n_filled_]
+
+    def _order(self, n_rows, size, device):
+        """``n_rows`` row numbers below ``size``: permutations, one after another."""
+        orders, drawn = [], 0
+        while drawn < n_rows:
+            order = torch.randperm(size, generator=self.generator, device=device)
+            orders.append(order[: n_rows - drawn])
+            drawn += orders[-1].shape[0]
+        return orders[0] if len(orders) == 1 else torch.cat(orders)
+
+    def window_state(self):
+        """The window's filled rows and ring position, for a checkpoint."""
+        if self.window_x_ is None:
+            return None
+        return {
+            "x": self.window_x_[: self.n_filled_].cpu(),
+            "y": self.window_y_[: self.n_filled_].cpu(),
+            "position": self.position_,
+        }
+
+    def load_window_state(self, state, device):
+        """Put back a window saved by :meth:`window_state` (None: empty)."""
+        self.window_x_ = self.window_y_ = None
+        self.n_filled_ = self.position_ = 0
+        if state is None:
+            return
+        x, y = state["x"], state["y"]
+        self.window_x_ = x.new_empty((self.window, x.shape[1]), device=device)
+        self.window_y_ = y.new_empty((self.window, y.shape[1]), device=device)
+        self.n_filled_ = x.shape[0]
+        self.window_x_[: self.n_filled_] = x.to(device)
+        self.window_y_[: self.n_filled_] = y.to(device)
+        self.position_ = int(state["position"])
 
 
 class ReadyBatches:

@@ -386,6 +386,7 @@ BAD_PARAMETERS = [
     ({"round_size": 0}, "'round_size' parameter"),
     ({"batch_size": -1}, "'batch_size' parameter"),
     ({"n_passes": 0}, "'n_passes' parameter"),
+    ({"replay_rounds": 0}, "'replay_rounds' parameter"),
     ({"n_holdout": 0}, "'n_holdout' parameter"),
     ({"activation": "sine"}, r"'activation' parameter .* among \{"),
     ({"hidden_layer_sizes": (10, 0)}, "hidden_layer_sizes must be positive"),

@@ -58,6 +58,104 @@ def test_every_pass_replays_the_whole_round_in_a_new_order():
     assert rounds.calls == 1
 
 
+class NumberedRounds:
+    """A stand-in for QueryRounds: rounds of ``n_rows`` new queries each.
+
+    Every query is labelled with its number over the whole stream, and its
+    input holds the same number, so a batch shows which queries it took.
+    """
+
+    def __init__(self, n_rows, n_rounds):
+        self.n_rows, self.left, self.issued = n_rows, n_rounds, 0
+        self.ran_out = False
+
+    def __call__(self):
+        if self.left == 0:
+            return None
+        self.left -= 1
+        numbers = torch.arange(self.issued, self.issued + self.n_rows)
+        self.issued += self.n_rows
+        return numbers[:, None].repeat(1, 3).float(), numbers[:, None].float()
+
+
+def _round_rows(stream, n_passes):
+    """The query numbers of one round's batches, pass by pass."""
+    batches = list(ReadyBatches(stream))
+    for xb, yb in batches:
+        assert torch.equal(xb[:, :1], yb)  # inputs travel with their labels
+    return _passes(batches, n_passes).long()
+
+
+def test_a_round_draws_its_passes_from_the_replay_window():
+    # A window of 3 rounds of 4 queries; 3 passes of 4 rows per round.
+    stream = SyntheticQueryStream(
+        NumberedRounds(4, 5),
+        batch_size=3,
+        n_passes=3,
+        generator=torch.Generator().manual_seed(0),
+        window=12,
+    )
+    # Round 1 is alone in the window: each pass is the round, reshuffled.
+    first = _round_rows(stream, 3)
+    for order in first:
+        assert sorted(order.tolist()) == [0, 1, 2, 3]
+    # Round 2 joins it: its 12 rows come from rounds 1 and 2, each of the 8
+    # queries once before any is drawn again.
+    second = _round_rows(stream, 3).ravel().tolist()
+    assert sorted(second[:8]) == list(range(8))
+    assert set(second) == set(range(8))
+    # From round 3 on the window is full: every query of the latest 3 rounds
+    # exactly once per round, in batches of 3, 1 (a pass is a round's size).
+    third = _round_rows(stream, 3).ravel().tolist()
+    assert sorted(third) == list(range(12))
+    # Round 4 overwrites round 1, the oldest.
+    fourth = _round_rows(stream, 3).ravel().tolist()
+    assert sorted(fourth) == list(range(4, 16))
+    assert stream.n_filled_ == 12 and stream.position_ == 4
+
+
+def test_a_window_no_larger_than_a_round_is_the_round_alone():
+    def rows(window):
+        stream = SyntheticQueryStream(
+            NumberedRounds(4, 2),
+            batch_size=4,
+            n_passes=2,
+            generator=torch.Generator().manual_seed(0),
+            window=window,
+        )
+        return [_round_rows(stream, 2) for _ in range(2)]
+
+    alone = rows(None)
+    assert torch.equal(alone[1].sort(dim=1).values, torch.arange(4, 8).repeat(2, 1))
+    for window in (1, 4):
+        for ours, theirs in zip(rows(window), alone):
+            assert torch.equal(ours, theirs)
+
+
+def test_a_saved_window_continues_the_stream_as_if_never_stopped():
+    def stream(rounds):
+        return SyntheticQueryStream(
+            rounds, batch_size=2, n_passes=2, generator=torch.Generator(), window=10
+        )
+
+    whole = stream(NumberedRounds(4, 6))
+    whole.generator.manual_seed(0)
+    expected = [_round_rows(whole, 2) for _ in range(6)]
+
+    before = stream(NumberedRounds(4, 6))
+    before.generator.manual_seed(0)
+    got = [_round_rows(before, 2) for _ in range(3)]  # a partly wrapped ring
+    saved, generator_state = before.window_state(), before.generator.get_state()
+    rounds = before.rounds
+    after = stream(rounds)
+    after.load_window_state(saved, torch.device("cpu"))
+    after.generator.set_state(generator_state)
+    got += [_round_rows(after, 2) for _ in range(3)]
+    for ours, theirs in zip(got, expected):
+        assert torch.equal(ours, theirs)
+    assert stream(NumberedRounds(4, 1)).window_state() is None  # nothing yet
+
+
 def test_a_spent_budget_ends_the_fit_as_skorch_expects():
     rounds = Rounds(4, n_rounds=0)  # the budget is spent
     stream = SyntheticQueryStream(rounds, batch_size=4)

@@ -196,22 +196,23 @@ class SyntheticQueryStream(IterableDataset):
 
     def _remember(self, x, y):
         """Add a round to the window; return the rows the passes draw from."""
-        n = x.shape[0]
-        if self.window is None or self.window <= n:
+        if self.window is None or self.window <= x.shape[0]:
             return x, y
+        self._write(x, y)
+        return self.window_x_[: self.n_filled_], self.window_y_[: self.n_filled_]
+
+    def _write(self, x, y):
+        """Write rows over the ring's oldest ones (its storage made on first use)."""
         if self.window_x_ is None:
             self.window_x_ = x.new_empty((self.window, x.shape[1]))
             self.window_y_ = y.new_empty((self.window, y.shape[1]))
-        # A ring: the round overwrites the oldest rows, wrapping at the end.
-        head = min(n, self.window - self.position_)
-        stop = self.position_ + head
-        self.window_x_[self.position_ : stop] = x[:head]
-        self.window_y_[self.position_ : stop] = y[:head]
-        self.window_x_[: n - head] = x[head:]
-        self.window_y_[: n - head] = y[head:]
+        n = x.shape[0]
+        rows = torch.arange(self.position_, self.position_ + n, device=x.device)
+        rows %= self.window
+        self.window_x_[rows] = x
+        self.window_y_[rows] = y
         self.position_ = (self.position_ + n) % self.window
         self.n_filled_ = min(self.window, self.n_filled_ + n)
-        return self.window_x_[: self.n_filled_], self.window_y_[: self.n_filled_]
 
     def _order(self, n_rows, size, device):
         """``n_rows`` row numbers below ``size``: permutations, one after another."""
@@ -236,15 +237,9 @@ class SyntheticQueryStream(IterableDataset):
         """Put back a window saved by :meth:`window_state` (None: empty)."""
         self.window_x_ = self.window_y_ = None
         self.n_filled_ = self.position_ = 0
-        if state is None:
-            return
-        x, y = state["x"], state["y"]
-        self.window_x_ = x.new_empty((self.window, x.shape[1]), device=device)
-        self.window_y_ = y.new_empty((self.window, y.shape[1]), device=device)
-        self.n_filled_ = x.shape[0]
-        self.window_x_[: self.n_filled_] = x.to(device)
-        self.window_y_[: self.n_filled_] = y.to(device)
-        self.position_ = int(state["position"])
+        if state is not None:
+            self._write(state["x"].to(device), state["y"].to(device))
+            self.position_ = int(state["position"])
 
 
 class ReadyBatches:

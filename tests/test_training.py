@@ -11,17 +11,16 @@ from skdistill._training import ReadyBatches, StudentNet, SyntheticQueryStream
 
 
 class Rounds:
-    """A stand-in for QueryRounds: ``n_rounds`` labelled rounds, then none.
+    """A stand-in for QueryRounds: ``n_rounds`` rounds of ``n_rows`` new queries.
 
-    Every round is the same ``n_rows`` queries, labelled with their row number.
+    The queries are the rows of ``x``, in order, each labelled with its row
+    number, so a batch shows which queries it took.
     """
 
     def __init__(self, n_rows, n_rounds=1):
-        self.labelled = (
-            torch.randn(n_rows, 3, generator=torch.Generator().manual_seed(1)),
-            torch.arange(n_rows, dtype=torch.float32)[:, None],
-        )
-        self.left = n_rounds
+        generator = torch.Generator().manual_seed(1)
+        self.x = torch.randn(n_rows * n_rounds, 3, generator=generator)
+        self.n_rows, self.left, self.issued = n_rows, n_rounds, 0
         self.calls = 0
         self.ran_out = False
 
@@ -30,7 +29,9 @@ class Rounds:
         if self.left == 0:
             return None
         self.left -= 1
-        return self.labelled
+        rows = torch.arange(self.issued, self.issued + self.n_rows)
+        self.issued += self.n_rows
+        return self.x[rows], rows[:, None].float()
 
 
 def _passes(batches, n_passes):
@@ -52,44 +53,23 @@ def test_every_pass_replays_the_whole_round_in_a_new_order():
         assert sorted(order.tolist()) == list(range(10))
     assert not torch.equal(passes[0], passes[1])
     # Inputs travel with their labels.
-    x, y = rounds.labelled
     for xb, yb in batches:
-        torch.testing.assert_close(xb, x[yb.ravel().long()])
+        torch.testing.assert_close(xb, rounds.x[yb.ravel().long()])
     assert rounds.calls == 1
-
-
-class NumberedRounds:
-    """A stand-in for QueryRounds: rounds of ``n_rows`` new queries each.
-
-    Every query is labelled with its number over the whole stream, and its
-    input holds the same number, so a batch shows which queries it took.
-    """
-
-    def __init__(self, n_rows, n_rounds):
-        self.n_rows, self.left, self.issued = n_rows, n_rounds, 0
-        self.ran_out = False
-
-    def __call__(self):
-        if self.left == 0:
-            return None
-        self.left -= 1
-        numbers = torch.arange(self.issued, self.issued + self.n_rows)
-        self.issued += self.n_rows
-        return numbers[:, None].repeat(1, 3).float(), numbers[:, None].float()
 
 
 def _round_rows(stream, n_passes):
     """The query numbers of one round's batches, pass by pass."""
     batches = list(ReadyBatches(stream))
-    for xb, yb in batches:
-        assert torch.equal(xb[:, :1], yb)  # inputs travel with their labels
+    for xb, yb in batches:  # inputs travel with their labels
+        assert torch.equal(xb, stream.rounds.x[yb.ravel().long()])
     return _passes(batches, n_passes).long()
 
 
 def test_a_round_draws_its_passes_from_the_replay_window():
     # A window of 3 rounds of 4 queries; 3 passes of 4 rows per round.
     stream = SyntheticQueryStream(
-        NumberedRounds(4, 5),
+        Rounds(4, 5),
         batch_size=3,
         n_passes=3,
         generator=torch.Generator().manual_seed(0),
@@ -117,7 +97,7 @@ def test_a_round_draws_its_passes_from_the_replay_window():
 def test_a_window_no_larger_than_a_round_is_the_round_alone():
     def rows(window):
         stream = SyntheticQueryStream(
-            NumberedRounds(4, 2),
+            Rounds(4, 2),
             batch_size=4,
             n_passes=2,
             generator=torch.Generator().manual_seed(0),
@@ -138,11 +118,11 @@ def test_a_saved_window_continues_the_stream_as_if_never_stopped():
             rounds, batch_size=2, n_passes=2, generator=torch.Generator(), window=10
         )
 
-    whole = stream(NumberedRounds(4, 6))
+    whole = stream(Rounds(4, 6))
     whole.generator.manual_seed(0)
     expected = [_round_rows(whole, 2) for _ in range(6)]
 
-    before = stream(NumberedRounds(4, 6))
+    before = stream(Rounds(4, 6))
     before.generator.manual_seed(0)
     got = [_round_rows(before, 2) for _ in range(3)]  # a partly wrapped ring
     saved, generator_state = before.window_state(), before.generator.get_state()
@@ -153,7 +133,7 @@ def test_a_saved_window_continues_the_stream_as_if_never_stopped():
     got += [_round_rows(after, 2) for _ in range(3)]
     for ours, theirs in zip(got, expected):
         assert torch.equal(ours, theirs)
-    assert stream(NumberedRounds(4, 1)).window_state() is None  # nothing yet
+    assert stream(Rounds(4, 1)).window_state() is None  # nothing yet
 
 
 def test_a_spent_budget_ends_the_fit_as_skorch_expects():

@@ -47,7 +47,11 @@ VARIANTS = {
     "a tenth of queries ascend (alpha=0.1)": ({}, {"alpha": 0.1}),
     "half of queries ascend (alpha=0.5)": ({}, {"alpha": 0.5}),
     "plain N(0, 1) base queries (scale_mixture=0)": ({}, {"scale_mixture": 0.0}),
-    "every row rescaled (scale_mixture=1)": ({}, {"scale_mixture": 1.0}),
+    "one factor per query, not per feature (rescale='row', the old default)": (
+        {},
+        {"rescale": "row"},
+    ),
+    "every draw rescaled (scale_mixture=1)": ({}, {"scale_mixture": 1.0}),
     "wide mixture (scale_range=(0.25, 8))": ({}, {"scale_range": (0.25, 8.0)}),
     "narrow mixture (scale_range=(0.25, 2))": ({}, {"scale_range": (0.25, 2.0)}),
     "smaller ascent steps (step_size=0.02)": ({}, {"step_size": 0.02}),

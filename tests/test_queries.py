@@ -96,6 +96,37 @@ def test_bounded_gap_alpha_schedule_mixes_base_queries():
     np.testing.assert_allclose(x.std(0), 1, atol=0.05)
 
 
+@pytest.mark.parametrize("rescale", ["feature", "row"])
+def test_scale_mixture_rescales_each_feature_or_whole_rows(rescale):
+    domain = InputDomain.standard_normal(4)
+    ctx = _context(domain)
+    strategy = BoundedGapQueries(alpha=0.0, scale_mixture=1.0, rescale=rescale)
+    strategy.start(ctx)
+    z = strategy.generate(20000, ctx).numpy()
+    # Every draw is rescaled by a log-uniform factor s in (0.25, 4): the
+    # features' variance is E[s**2] = (16 - 1/16) / (2 log 16), not N(0, 1)'s.
+    assert float(z.var()) == pytest.approx((16 - 1 / 16) / (2 * np.log(16)), rel=0.1)
+    # One factor per row ties the sizes of a row's features together; a factor
+    # per feature leaves them independent, so a query may have one far-out
+    # feature among ordinary ones.
+    log_size = np.log(np.abs(z) + 1e-12)
+    corr = np.corrcoef(log_size[:, 0], log_size[:, 1])[0, 1]
+    if rescale == "row":
+        assert corr > 0.3
+    else:
+        assert abs(corr) < 0.05
+    far = np.abs(z) > 4
+    if rescale == "feature":
+        # Queries with a far-out feature mostly have just the one.
+        assert (far.sum(axis=1) == 1).sum() > 0.6 * far.any(axis=1).sum()
+
+
+def test_rescale_must_be_feature_or_row():
+    ctx = _context(InputDomain.standard_normal(4))
+    with pytest.raises(ValueError, match="rescale must be"):
+        BoundedGapQueries(rescale="column").start(ctx)
+
+
 def test_black_box_bounded_gap_evolves_high_gap_queries(forest):
     domain = InputDomain.from_bounds(np.zeros(10), np.ones(10))
     student = nn.Sequential(nn.Linear(10, 1))

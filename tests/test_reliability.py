@@ -423,6 +423,7 @@ BAD_PARAMETERS = [
     ({"query_strategy": BoundedGapQueries(black_box="magic")}, "'black_box'"),
     ({"query_strategy": BoundedGapQueries(n_steps=0)}, "'n_steps' parameter"),
     ({"query_strategy": BoundedGapQueries(step_size=-0.1)}, "'step_size'"),
+    ({"query_strategy": BoundedGapQueries(rescale="column")}, "'rescale' parameter"),
     ({"query_strategy": GeneratorQueries(alpha=-0.1)}, "'alpha' parameter of Gen"),
     ({"query_strategy": UniformQueries(width=0)}, "'width' parameter of Uniform"),
 ]

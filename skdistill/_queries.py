@@ -97,7 +97,7 @@ class QueryStrategy(BaseEstimator):
         """Receive the teacher's labels ``y`` for the queries ``x`` of a round."""
 
 
-def _base_unit(n, context, scale_mixture, scale_range, rescale="feature"):
+def _base_unit(n, context, scale_mixture, scale_range, rescale):
     """Draw unit-space base queries, a fraction of them rescaled at random.
 
     A domain known only by its mean and scale (N(0, 1) in unit space) says

@@ -39,6 +39,14 @@ KNOWN_RESULTS = [
         "paper_table_ablation_ascent_steps.md",
         "Ablation: one query-ascent step instead of two",
     ),
+    (
+        "ablation_student_init.md",
+        "Ablation: the student started from the teacher's first layer, 10 seeds",
+    ),
+    (
+        "ablation_student_init_highdim.md",
+        "Ablation: the student's start on the 384-feature check",
+    ),
     ("cpusmall_seed1.md", "The published protocol on cpusmall (one seed)"),
     ("any_teacher_compactiv.md", "Any teacher, no data: compactiv"),
     ("any_teacher_others.md", "Any teacher, no data: cpusmall, mv, puma32h"),

@@ -396,6 +396,7 @@ BAD_PARAMETERS = [
     ({"n_iter_no_change": 0}, "'n_iter_no_change' parameter"),
     ({"n_features": 0}, "'n_features' parameter"),
     ({"student": "mlp"}, "'student' parameter"),
+    ({"student_init": "zeros"}, r"'student_init' parameter .* among \{"),
     ({"teacher_backend": "fast"}, r"'teacher_backend' parameter .* among \{"),
     ({"warm_start": "yes"}, "'warm_start' parameter"),
     ({"checkpoint_dir": 3}, "'checkpoint_dir' parameter"),

@@ -1,0 +1,290 @@
+"""Where the student starts: the teacher's own first layer, when it shows one.
+
+A network teacher's first layer holds what it learned about its inputs: each
+hidden unit is a direction and an offset, placed by training where the
+training rows lie and where the target bends. A data-free student that starts
+from random directions spends many of its steps finding such places again,
+and a small student is short of steps (twice the steps lowered the fidelity
+error of the paper's students on all four of its datasets). Starting from the
+teacher's most important units puts the student's capacity where the
+teacher's is from the first step.
+
+``find_first_layer`` reads the first affine map of a teacher: the first
+``nn.Linear`` of a torch module or skorch net, verified to take the raw
+queries; the first layer of a fitted ``MLPRegressor``, also behind affine
+steps of a ``Pipeline`` (scalers, PCA), verified on the probe queries.
+``init_from_first_layer`` then sets the student's first layer to the
+``k`` teacher units that matter most, and fits its output layer to the
+teacher by least squares.
+"""
+
+import inspect
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._student import MLPStudent
+
+__all__ = [
+    "FirstLayer",
+    "find_first_layer",
+    "init_from_first_layer",
+    "mlp_student_depth",
+]
+
+_RIDGE = 1e-4  # relative to the mean diagonal of the normal equations
+_AFFINE_RTOL = 1e-4
+
+
+@dataclass(frozen=True)
+class FirstLayer:
+    """A teacher's first affine layer, in the teacher's input units.
+
+    Attributes
+    ----------
+    weight : torch.Tensor of shape (n_units, n_features)
+    bias : torch.Tensor of shape (n_units,)
+    origin : str
+        Where it was read, for the record (``student_init_["origin"]``).
+    """
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+    origin: str
+
+
+def _torch_first_layer(module, x):
+    """The first ``nn.Linear`` of ``module``, if it is what meets the queries."""
+    linear = next((m for m in module.modules() if isinstance(m, nn.Linear)), None)
+    if linear is None:
+        return None, "the torch teacher has no nn.Linear layer"
+    seen = []
+
+    def capture(layer, args):
+        if not seen:
+            seen.append(args[0].detach())
+
+    handle = linear.register_forward_pre_hook(capture)
+    try:
+        with torch.inference_mode():
+            module(x.to(linear.weight.dtype))
+    finally:
+        handle.remove()
+    dtype = linear.weight.dtype
+    if (
+        not seen
+        or seen[0].shape != x.shape
+        or not torch.allclose(seen[0].to(x.device, torch.float32), x.to(dtype).float())
+    ):
+        return None, (
+            "the teacher's first nn.Linear does not take the raw queries (a layer "
+            "before it transforms them)"
+        )
+    bias = linear.bias
+    if bias is None:
+        bias = linear.weight.new_zeros(linear.out_features)
+    name = next(n for n, m in module.named_modules() if m is linear) or "module"
+    return (
+        FirstLayer(
+            linear.weight.detach().float().clone(),
+            bias.detach().float().clone(),
+            f"{type(module).__name__}.{name} (Linear {linear.in_features} -> "
+            f"{linear.out_features})",
+        ),
+        None,
+    )
+
+
+def _affine_map(transform, x, scale):
+    """``(A, c)`` with ``transform(x) = x @ A.T + c`` on ``x``, or None.
+
+    Read off ``n_features + 1`` points (the first row of ``x`` and one step of
+    ``scale`` along each feature) and checked on every row of ``x``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    base = x[:1]
+    steps = base + np.diag(scale)
+    try:
+        out = np.asarray(transform(np.vstack([base, steps, x])), dtype=np.float64)
+    except Exception:
+        return None
+    if out.ndim != 2 or out.shape[0] != 1 + len(scale) + x.shape[0]:
+        return None
+    t0, t_steps, t_x = out[:1], out[1 : 1 + len(scale)], out[1 + len(scale) :]
+    A = ((t_steps - t0) / scale[:, None]).T
+    c = t0[0] - base[0] @ A.T
+    if not np.all(np.isfinite(A)) or not np.all(np.isfinite(c)):
+        return None
+    predicted = x @ A.T + c
+    tolerance = _AFFINE_RTOL * (1 + np.abs(t_x).max())
+    if np.abs(predicted - t_x).max() > tolerance:
+        return None
+    return A, c
+
+
+def _sklearn_first_layer(teacher, x, scale):
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.pipeline import Pipeline
+
+    estimator = teacher.estimator
+    while isinstance(estimator, FrozenEstimator):
+        estimator = estimator.estimator
+    steps = []
+    if isinstance(estimator, Pipeline):
+        steps, estimator = estimator[:-1], estimator[-1]
+        while isinstance(estimator, FrozenEstimator):
+            estimator = estimator.estimator
+    if not isinstance(estimator, MLPRegressor) or not hasattr(estimator, "coefs_"):
+        return None, "the teacher has no first layer to read (not a network)"
+    weight = np.asarray(estimator.coefs_[0], dtype=np.float64).T
+    bias = np.asarray(estimator.intercepts_[0], dtype=np.float64)
+    origin = f"{type(estimator).__name__}.coefs_[0] ({weight.shape[1]} -> "
+    origin += f"{weight.shape[0]})"
+    if len(steps):
+        affine = _affine_map(
+            lambda rows: steps.transform(teacher._frame(rows)), x, scale
+        )
+        if affine is None or affine[0].shape[0] != weight.shape[1]:
+            return None, (
+                "the Pipeline steps before its MLPRegressor are not an affine map "
+                "of the inputs"
+            )
+        A, c = affine
+        weight, bias = weight @ A, weight @ c + bias
+        origin += f" after {' -> '.join(type(s).__name__ for _, s in steps.steps)}"
+    return (
+        FirstLayer(
+            torch.as_tensor(weight, dtype=torch.float32),
+            torch.as_tensor(bias, dtype=torch.float32),
+            origin,
+        ),
+        None,
+    )
+
+
+def find_first_layer(teacher, x, scale):
+    """Read the teacher's first affine layer; return ``(FirstLayer, None)`` or ``(None, reason)``.
+
+    Parameters
+    ----------
+    teacher : teacher adapter
+        From :func:`~skdistill._teachers.as_teacher`.
+    x : torch.Tensor of shape (n, n_features)
+        Queries the teacher accepts (the probe), on which the layer is verified.
+    scale : ndarray of shape (n_features,)
+        Per-feature step for reading an affine map (the domain's input scale).
+    """
+    module = getattr(teacher, "module", None)
+    if isinstance(module, nn.Module):
+        return _torch_first_layer(module, x)
+    scale = np.where(np.isfinite(scale) & (scale > 0) & (scale < 1e10), scale, 1.0)
+    return _sklearn_first_layer(teacher, x.detach().cpu().numpy(), scale)
+
+
+def _ridge(features, targets, ridge):
+    """Least squares with an intercept; returns (coef, intercept)."""
+    A = torch.cat([features, torch.ones_like(features[:, :1])], dim=1)
+    gram = A.T @ A
+    eye = torch.eye(gram.shape[0], dtype=A.dtype, device=A.device)
+    gram += ridge * gram.diagonal().mean() * eye
+    solution = torch.linalg.solve(gram, A.T @ targets)
+    return solution[:-1], solution[-1]
+
+
+def init_from_first_layer(module, first_layer, x, y, units, ignored=None, min_r2=None):
+    """Start ``module`` (an :class:`MLPStudent`) from the teacher's first layer.
+
+    The teacher's units are scored by how much each carries of a ridge fit of
+    the teacher on all of them (``|coefficient| * std(activation)``, with the
+    student's activation), and the ``k`` best fill the student's first layer
+    of ``k`` units (all of them, the rest left at random, when the teacher has
+    fewer). A one-hidden-layer student's output layer is then the
+    least-squares fit of the teacher on its hidden units; deeper students
+    keep their random later layers.
+
+    Parameters
+    ----------
+    module : MLPStudent
+        The bare student module, which trains in standardised units.
+    first_layer : FirstLayer
+        The teacher's first layer, in input units.
+    x, y : torch.Tensor
+        Queries from the domain's base distribution and the teacher's labels.
+    units : StandardizedModule
+        The student's standardisation (input and output).
+    ignored : array-like of bool, optional
+        Features the student ignores: their weights start at zero.
+    min_r2 : float, optional
+        Leave ``module`` as it is unless the least-squares fit of the teacher
+        on the chosen units reaches this R² on ``x``.
+
+    Returns
+    -------
+    record : dict
+        ``applied`` (whether ``module`` was changed), ``r2`` (of that fit, mean
+        over outputs), ``n_units`` (student units taken from the teacher) and
+        ``n_teacher_units``.
+    """
+    layers = [m for m in module.layers if isinstance(m, nn.Linear)]
+    first, activation = layers[0], module.layers[1]
+    device = first.weight.device
+    with torch.no_grad():
+        u = units.standardize(x).to(device, torch.float64)
+        t = units.standardize_targets(y).to(device, torch.float64)
+        # The teacher's layer in the student's standardised inputs:
+        # W x + b = (W * scale) u + (W loc + b).
+        weight = first_layer.weight.to(device, torch.float64)
+        x_loc = units.x_loc.to(device, torch.float64)
+        x_scale = units.x_scale.to(device, torch.float64)
+        bias = first_layer.bias.to(device, torch.float64) + weight @ x_loc
+        weight = weight * x_scale
+        if ignored is not None and np.any(ignored):
+            weight[:, torch.as_tensor(np.asarray(ignored), device=device)] = 0.0
+        hidden = activation(u @ weight.T + bias)
+        coef, _ = _ridge(hidden, t, _RIDGE)
+        importance = coef.norm(dim=1) * hidden.std(dim=0)
+        k = min(first.out_features, weight.shape[0])
+        chosen = torch.topk(importance, k).indices
+        new_weight = first.weight.double().clone()
+        new_bias = first.bias.double().clone()
+        new_weight[:k], new_bias[:k] = weight[chosen], bias[chosen]
+        features = activation(u @ new_weight.T + new_bias)
+        coef, intercept = _ridge(features, t, _RIDGE * 1e-2)
+        mse = ((features @ coef + intercept - t) ** 2).mean(dim=0)
+        var = t.var(dim=0, unbiased=False).clamp_min(1e-12)
+        r2 = float((1 - mse / var).mean())
+        applied = min_r2 is None or r2 >= min_r2
+        if applied:
+            first.weight.copy_(new_weight.to(first.weight.dtype))
+            first.bias.copy_(new_bias.to(first.bias.dtype))
+            if len(layers) == 2:
+                layers[1].weight.copy_(coef.T.to(layers[1].weight.dtype))
+                layers[1].bias.copy_(intercept.to(layers[1].bias.dtype))
+    return {
+        "applied": applied,
+        "r2": r2,
+        "n_units": int(k),
+        "n_teacher_units": int(weight.shape[0]),
+    }
+
+
+def mlp_student_depth(student, hidden_layer_sizes):
+    """Hidden layers of the MLPStudent that a ``student`` parameter builds, or None.
+
+    ``student`` is the distiller's parameter: None (the default student, with
+    ``hidden_layer_sizes``) or a skorch net whose module may be any class.
+    """
+    if student is None:
+        return len(hidden_layer_sizes)
+    module = student.module
+    if isinstance(module, MLPStudent):
+        return sum(isinstance(m, nn.Linear) for m in module.layers) - 1
+    if isinstance(module, type) and issubclass(module, MLPStudent):
+        sizes = student.get_params().get("module__hidden_layer_sizes")
+        if sizes is None:
+            sizes = inspect.signature(module).parameters["hidden_layer_sizes"].default
+        return len(tuple(sizes) if np.iterable(sizes) else (sizes,))
+    return None

@@ -20,6 +20,7 @@ import argparse
 import pickle
 import sys
 import time
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,13 @@ def main():
     parser.add_argument("--max-queries", type=int, default=100_000)
     parser.add_argument("--n-passes", type=int, default=16)
     parser.add_argument("--hidden", nargs="+", type=int, default=[64, 64])
+    parser.add_argument(
+        "--student-init",
+        nargs="+",
+        default=["auto"],
+        choices=["auto", "teacher", "random"],
+        help="student_init values to compare (a row each)",
+    )
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
 
@@ -75,9 +83,9 @@ def main():
     )
     print(f"# {machine_line()}\n# distiller settings: {settings}", flush=True)
     lines = [
-        "| dataset | teacher | strategy | fidelity R² | seconds | teacher queries | "
-        "predict speed-up (10k rows) | size shrink | domain source |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| dataset | teacher | strategy | student start | fidelity R² | seconds | "
+        "teacher queries | predict speed-up (10k rows) | size shrink | domain source |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in args.datasets:
         data = np.load(Path(args.data_dir) / f"{name}.npz", allow_pickle=False)
@@ -94,9 +102,13 @@ def main():
             target = teacher.predict(X_test)
             t_teacher = median_seconds(lambda t=teacher: t.predict(X_speed))
             teacher_bytes = len(pickle.dumps(teacher))
-            for strategy in args.strategies:
+            for strategy, student_init in product(args.strategies, args.student_init):
                 d = DataFreeDistillRegressor(
-                    teacher, query_strategy=strategy, random_state=0, **settings
+                    teacher,
+                    query_strategy=strategy,
+                    student_init=student_init,
+                    random_state=0,
+                    **settings,
                 )
                 start = time.perf_counter()
                 d.fit()
@@ -105,7 +117,8 @@ def main():
                 t_student = median_seconds(lambda d=d: d.predict(X_speed))
                 student_bytes = len(pickle.dumps(d.student_.module_))
                 line = (
-                    f"| {name} | {teacher_name} | {strategy} | {fidelity:.4f} | "
+                    f"| {name} | {teacher_name} | {strategy} | "
+                    f"{d.student_init_['method']} | {fidelity:.4f} | "
                     f"{seconds:.1f} | {d.n_teacher_queries_:,} | "
                     f"{t_teacher / t_student:.0f}x | {teacher_bytes / student_bytes:.0f}x | "
                     f"{d.domain_.source.split(':')[0]}: "

@@ -156,8 +156,8 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         then see many rounds' queries, not just its own ``n_passes`` times
         over: at the same number of steps and teacher queries, this lowered
         the fidelity error of the paper's students on all four of its
-        datasets, by 3 to 9% at its 10 seeds
-        (``benchmarks/results/paper_table_10seeds.md``). 1 trains each round
+        datasets, by 3 to 9% at its 10 seeds (measured when it became the
+        default; see the changelog). 1 trains each round
         on its own queries only. The window holds ``replay_rounds *
         round_size`` standardised queries on the device (4 MiB for 8 rounds
         of 4,096 queries of 32 float32 features), and is saved with each

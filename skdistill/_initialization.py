@@ -108,7 +108,7 @@ def _affine_map(transform, x, scale):
     steps = base + np.diag(scale)
     try:
         out = np.asarray(transform(np.vstack([base, steps, x])), dtype=np.float64)
-    except Exception:
+    except Exception:  # a step that refuses these points is no affine map
         return None
     if out.ndim != 2 or out.shape[0] != 1 + len(scale) + x.shape[0]:
         return None

@@ -287,8 +287,9 @@ class BoundedGapQueries(QueryStrategy):
         features rescaled by one factor. Per feature lowered the student's
         mean fidelity error on all four of the paper's datasets at its 10
         seeds (by 11 to 12% on three of them, 2% on puma32h) and on the
-        384-feature check (``benchmarks/results/paper_table_10seeds.md``,
-        ``paper_table_ablation*.md``). Drawing a factor per feature value
+        384-feature check (measured when it became the default; see the
+        changelog and ``benchmarks/results/paper_table_ablation*.md``).
+        Drawing a factor per feature value
         costs about 1 ms per round of 4,096 queries of 32 features.
     black_box : {"zeroth_order", "evolve"}, default="zeroth_order"
         How the optimised fraction is made for a teacher without gradients.

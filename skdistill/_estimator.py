@@ -906,6 +906,18 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             first_layer, reason = find_first_layer(
                 teacher, probe[0], self.domain_.input_scale
             )
+        if first_layer is not None:
+            # At most a quarter of what the hold-out leaves, so that a small
+            # budget still trains on most of its queries.
+            n = min(self.round_size, (self.max_queries - teacher.n_queries) // 4)
+            x = self.domain_.sample(n, generator, self.device_)
+            x, y = teacher.drop_invalid(x, teacher.predict(x))
+            if x.shape[0] < 2:
+                first_layer = None
+                reason = (
+                    f"the teacher answered {x.shape[0]} of the {n} queries that "
+                    "would fit the start"
+                )
         if first_layer is None:
             if self.student_init == "teacher":
                 raise ValueError(
@@ -914,17 +926,6 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
                     "(which then starts at random) or 'random'."
                 )
             self.student_init_ = {"method": "random", "reason": reason}
-            return none
-        # At most a quarter of what the hold-out leaves, so that a small
-        # budget still trains on most of its queries.
-        n = min(self.round_size, (self.max_queries - teacher.n_queries) // 4)
-        x = self.domain_.sample(n, generator, self.device_)
-        x, y = teacher.drop_invalid(x, teacher.predict(x))
-        if x.shape[0] < 2:
-            self.student_init_ = {
-                "method": "random",
-                "reason": "the teacher answered too few of the initialisation queries",
-            }
             return none
         self.student_init_ = {
             "method": "teacher",

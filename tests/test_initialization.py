@@ -228,3 +228,30 @@ def test_domain_shift_of_inputs_is_folded_into_the_first_layer():
         teacher, domain=domain, hidden_layer_sizes=(8,), **FAST
     ).fit()
     assert d.student_init_["method"] == "teacher" and d.student_init_["r2"] > 0.999
+
+
+class _NaNOnCall(nn.Module):
+    """A tanh MLP that answers NaN to every query of its ``nan_call``-th call."""
+
+    def __init__(self, nan_call):
+        super().__init__()
+        self.net = make_mlp(n_features=8, hidden=16)
+        self.nan_call = nan_call
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        y = self.net(x)
+        return torch.full_like(y, float("nan")) if self.calls == self.nan_call else y
+
+
+@pytest.mark.filterwarnings("ignore::skdistill.exceptions.InvalidTeacherOutputWarning")
+def test_a_start_the_teacher_leaves_unanswered_is_random_or_an_error():
+    # Calls: the probe, the hold-out, the first-layer check, the start's queries.
+    d = DataFreeDistillRegressor(_NaNOnCall(nan_call=4), **FAST).fit()
+    assert d.student_init_["method"] == "random"
+    assert "answered 0 of the 512 queries" in d.student_init_["reason"]
+    with pytest.raises(ValueError, match="answered 0 of the 512 queries"):
+        DataFreeDistillRegressor(
+            _NaNOnCall(nan_call=4), student_init="teacher", **FAST
+        ).fit()

@@ -904,7 +904,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             )
         else:
             first_layer, reason = find_first_layer(
-                teacher, probe[0], self.domain_.input_scale
+                teacher, probe[0], self.domain_.scale
             )
         if first_layer is not None:
             # At most a quarter of what the hold-out leaves, so that a small

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._introspection import _unwrap
 from ._student import MLPStudent
 
 __all__ = [
@@ -66,13 +67,13 @@ def _torch_first_layer(module, x):
         if not seen:
             seen.append(args[0].detach())
 
+    dtype = linear.weight.dtype
     handle = linear.register_forward_pre_hook(capture)
     try:
         with torch.inference_mode():
-            module(x.to(linear.weight.dtype))
+            module(x.to(dtype))
     finally:
         handle.remove()
-    dtype = linear.weight.dtype
     if (
         not seen
         or seen[0].shape != x.shape
@@ -125,18 +126,13 @@ def _affine_map(transform, x, scale):
 
 
 def _sklearn_first_layer(teacher, x, scale):
-    from sklearn.frozen import FrozenEstimator
     from sklearn.neural_network import MLPRegressor
     from sklearn.pipeline import Pipeline
 
-    estimator = teacher.estimator
-    while isinstance(estimator, FrozenEstimator):
-        estimator = estimator.estimator
+    estimator = _unwrap(teacher.estimator)
     steps = []
     if isinstance(estimator, Pipeline):
-        steps, estimator = estimator[:-1], estimator[-1]
-        while isinstance(estimator, FrozenEstimator):
-            estimator = estimator.estimator
+        steps, estimator = estimator[:-1], _unwrap(estimator[-1])
     if not isinstance(estimator, MLPRegressor) or not hasattr(estimator, "coefs_"):
         return None, "the teacher has no first layer to read (not a network)"
     weight = np.asarray(estimator.coefs_[0], dtype=np.float64).T
@@ -175,12 +171,13 @@ def find_first_layer(teacher, x, scale):
     x : torch.Tensor of shape (n, n_features)
         Queries the teacher accepts (the probe), on which the layer is verified.
     scale : ndarray of shape (n_features,)
-        Per-feature step for reading an affine map (the domain's input scale).
+        Per-feature step for reading an affine map (the domain's scale; 1
+        where it is 0).
     """
     module = getattr(teacher, "module", None)
     if isinstance(module, nn.Module):
         return _torch_first_layer(module, x)
-    scale = np.where(np.isfinite(scale) & (scale > 0) & (scale < 1e10), scale, 1.0)
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
     return _sklearn_first_layer(teacher, x.detach().cpu().numpy(), scale)
 
 

@@ -47,6 +47,10 @@ KNOWN_RESULTS = [
         "ablation_student_init_highdim.md",
         "Ablation: the student's start on the 384-feature check",
     ),
+    (
+        "ablation_initial_queries.md",
+        "Ablation: the start's queries train the student too, 10 seeds",
+    ),
     ("cpusmall_seed1.md", "The published protocol on cpusmall (one seed)"),
     ("any_teacher_compactiv.md", "Any teacher, no data: compactiv"),
     ("any_teacher_others.md", "Any teacher, no data: cpusmall, mv, puma32h"),

@@ -678,6 +678,8 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
                 generator,
                 standardized,
                 window=window if self.replay_rounds > 1 else None,
+                # The start's queries (when labelled) train the student too.
+                initial=None if x_init is None else (x_init, y_init),
             )
             if carried is not None and carried["rounds"] is not None:
                 self._restore_rounds(carried["rounds"], stream, generator)

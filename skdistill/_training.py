@@ -145,6 +145,10 @@ class SyntheticQueryStream(IterableDataset):
     window : int, optional
         Rows of the replay window; None, or no more than a round's rows,
         draws every pass from the current round alone.
+    initial : tuple of torch.Tensor, optional
+        Labelled queries ``(x, y)`` labelled before the rounds (those the
+        student's start was fitted on), which join the first round, so that
+        every query the teacher labels trains the student.
 
     Attributes
     ----------
@@ -158,7 +162,14 @@ class SyntheticQueryStream(IterableDataset):
     """
 
     def __init__(
-        self, rounds, batch_size, n_passes=1, generator=None, units=None, window=None
+        self,
+        rounds,
+        batch_size,
+        n_passes=1,
+        generator=None,
+        units=None,
+        window=None,
+        initial=None,
     ):
         self.rounds = rounds
         self.batch_size = batch_size
@@ -166,6 +177,7 @@ class SyntheticQueryStream(IterableDataset):
         self.generator = generator
         self.units = units
         self.window = window
+        self.initial = initial
         self.window_x_ = self.window_y_ = None
         self.n_filled_ = self.position_ = 0
 
@@ -177,6 +189,10 @@ class SyntheticQueryStream(IterableDataset):
             self.rounds.ran_out = True
             raise KeyboardInterrupt
         x, y = labelled
+        if self.initial is not None:
+            x = torch.cat([self.initial[0], x])
+            y = torch.cat([self.initial[1], y])
+            self.initial = None  # the first round only
         if self.units is not None:
             with torch.no_grad():
                 x, y = self.units.standardize(x), self.units.standardize_targets(y)

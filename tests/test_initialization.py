@@ -100,10 +100,16 @@ def test_teacher_initialised_student_copies_its_teacher_better_at_a_small_budget
     assert r2["auto"] > 0.99 and r2["auto"] > r2["random"] + 0.02
 
 
-def test_queries_that_initialise_the_student_are_counted_in_the_budget(mlp_teacher):
+def test_queries_that_initialise_the_student_count_in_the_budget_and_train_it(
+    mlp_teacher,
+):
     d = DataFreeDistillRegressor(mlp_teacher, **FAST).fit()
     assert d.student_init_["method"] == "teacher"
     assert d.n_teacher_queries_ == FAST["max_queries"]
+    # ... and train the student: its first round has their steps too.
+    batches = d.n_passes * d.round_size // d.batch_size
+    assert len(d.history_[0, "batches"]) == 2 * batches
+    assert len(d.history_[1, "batches"]) == batches
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

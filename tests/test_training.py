@@ -136,6 +136,35 @@ def test_a_saved_window_continues_the_stream_as_if_never_stopped():
     assert stream(Rounds(4, 1)).window_state() is None  # nothing yet
 
 
+def test_queries_labelled_before_the_rounds_join_the_first_round_only():
+    for window in (None, 12):
+        rounds = Rounds(4, 2)
+        initial = (torch.randn(2, 3), torch.tensor([[-1.0], [-2.0]]))
+        stream = SyntheticQueryStream(
+            rounds,
+            batch_size=3,
+            n_passes=3,
+            generator=torch.Generator().manual_seed(0),
+            window=window,
+            initial=initial,
+        )
+        batches = list(ReadyBatches(stream))
+        # Round 1 has 4 + 2 rows: 3 passes of 6, each row once per pass.
+        for order in _passes(batches, 3):
+            assert sorted(order.tolist()) == [-2, -1, 0, 1, 2, 3]
+        for xb, yb in batches:  # inputs travel with their labels
+            for x, y in zip(xb, yb.ravel().long().tolist()):
+                expected = initial[0][-y - 1] if y < 0 else rounds.x[y]
+                assert torch.equal(x, expected)
+        second = sorted(
+            torch.cat([y for _, y in ReadyBatches(stream)]).ravel().tolist()
+        )
+        if window is None:  # the round alone: the initial rows are gone
+            assert second == [4, 4, 4, 5, 5, 5, 6, 6, 6, 7, 7, 7]
+        else:  # the window holds them: 12 draws from its 10 rows
+            assert set(second) == {-2, -1, *range(8)}
+
+
 def test_a_spent_budget_ends_the_fit_as_skorch_expects():
     rounds = Rounds(4, n_rounds=0)  # the budget is spent
     stream = SyntheticQueryStream(rounds, batch_size=4)

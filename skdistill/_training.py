@@ -146,9 +146,10 @@ class SyntheticQueryStream(IterableDataset):
         Rows of the replay window; None, or no more than a round's rows,
         draws every pass from the current round alone.
     initial : tuple of torch.Tensor, optional
-        Labelled queries ``(x, y)`` labelled before the rounds (those the
-        student's start was fitted on), which join the first round, so that
-        every query the teacher labels trains the student.
+        Queries ``(x, y)`` the teacher labelled before the rounds (those the
+        student's start was fitted on). They join the first round, so that
+        every query the teacher labels trains the student; the attribute is
+        None once they have.
 
     Attributes
     ----------

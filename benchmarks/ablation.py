@@ -63,13 +63,34 @@ VARIANTS = {
     "no replay window (replay_rounds=1, the old default)": ({"replay_rounds": 1}, {}),
     "a window of 4 rounds (replay_rounds=4)": ({"replay_rounds": 4}, {}),
     "a window of 16 rounds (replay_rounds=16)": ({"replay_rounds": 16}, {}),
-    "batch 512 (half the steps)": ({"batch_size": 512}, {}),
+    "batch 256 (the old default: twice the steps, learning rate / 1.41 by 'auto')": (
+        {"batch_size": 256},
+        {},
+    ),
+    "batch 512 at the old learning rate ('auto' / 1.41)": (
+        {"lr_factor": 2**-0.5},
+        {},
+    ),
+    "learning rate x1.41 ('auto' x 1.41, twice the old)": ({"lr_factor": 2**0.5}, {}),
     "16 passes (twice the steps)": ({"n_passes": 16}, {}),
     "800k queries (twice the steps)": ({"max_queries": 800_000}, {}),
     "200k queries, 16 passes (same steps, half the teacher calls)": (
         {"max_queries": 200_000, "n_passes": 16},
         {},
     ),
+    "300k queries, 11 passes (about the same steps, 3/4 of the teacher calls)": (
+        {"max_queries": 300_000, "n_passes": 11},
+        {},
+    ),
+    "100k queries, 32 passes (same steps, a quarter of the teacher calls)": (
+        {"max_queries": 100_000, "n_passes": 32},
+        {},
+    ),
+    "200k queries, 16 passes, replay_rounds=16 (same steps and window)": (
+        {"max_queries": 200_000, "n_passes": 16, "replay_rounds": 16},
+        {},
+    ),
+    "batch 384 (3/4 of the old steps, 4/3 of the new)": ({"batch_size": 384}, {}),
     "1.6M queries, round_size=1024, 2 passes (same steps, fresher ascent)": (
         {"max_queries": 1_600_000, "round_size": 1024, "n_passes": 2},
         {},
@@ -106,6 +127,16 @@ def run_task(task):
     rows = []
     for variant in args.variants:
         params, strategy = VARIANTS[variant]
+        if "lr_factor" in params:
+            # The "auto" learning rate (every feature of these teachers
+            # varies), scaled.
+            params = dict(params)
+            factor = params.pop("lr_factor")
+            batch_size = params.get("batch_size", 512)
+            auto = (
+                1e-2 * (batch_size / 256) ** 0.5 * min(1.0, (16 / X_te.shape[1]) ** 0.5)
+            )
+            params["learning_rate"] = auto * factor
         d = DataFreeDistillRegressor(
             teacher,
             query_strategy=BoundedGapQueries(**strategy),

@@ -326,7 +326,9 @@ def test_auto_learning_rate_shrinks_with_the_number_of_varying_features():
         torch.manual_seed(0)
         return nn.Sequential(nn.Linear(d, 8), nn.Tanh(), nn.Linear(8, 1))
 
-    fast = dict(max_queries=3000, round_size=1000, device="cpu", random_state=0)
+    fast = dict(
+        max_queries=3000, round_size=1000, batch_size=256, device="cpu", random_state=0
+    )
     narrow = DataFreeDistillRegressor(teacher(8), **fast).fit()
     wide = DataFreeDistillRegressor(teacher(64), **fast).fit()
     assert narrow.learning_rate_ == pytest.approx(1e-2)
@@ -342,4 +344,23 @@ def test_auto_learning_rate_shrinks_with_the_number_of_varying_features():
     assert held.learning_rate_ == pytest.approx(1e-2)
     # An explicit value is used as given.
     given = DataFreeDistillRegressor(teacher(64), learning_rate=0.05, **fast).fit()
+    assert given.learning_rate_ == 0.05
+
+
+def test_auto_learning_rate_grows_as_the_square_root_of_the_batch_size():
+    torch.manual_seed(0)
+    teacher = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 1))
+    fast = dict(max_queries=3000, round_size=1000, device="cpu", random_state=0)
+    default = DataFreeDistillRegressor(teacher, **fast).fit()
+    assert default.batch_size == 512
+    assert default.learning_rate_ == pytest.approx(1e-2 * 2**0.5)
+    large = DataFreeDistillRegressor(teacher, batch_size=1024, **fast).fit()
+    assert large.learning_rate_ == pytest.approx(2e-2)
+    assert large.student_.optimizer_.param_groups[0]["initial_lr"] == pytest.approx(
+        2e-2
+    )
+    # An explicit learning rate is not rescaled by the batch size.
+    given = DataFreeDistillRegressor(
+        teacher, batch_size=1024, learning_rate=0.05, **fast
+    ).fit()
     assert given.learning_rate_ == 0.05

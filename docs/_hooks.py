@@ -51,6 +51,14 @@ KNOWN_RESULTS = [
         "ablation_initial_queries.md",
         "Ablation: the start's queries train the student too, 10 seeds",
     ),
+    (
+        "ablation_batch_size.md",
+        "Ablation: batches of 512 against 256, and fewer queries, 10 seeds",
+    ),
+    (
+        "ablation_batch_size_highdim.md",
+        "Ablation: batches of 512 against 256 on the 384-feature check",
+    ),
     ("cpusmall_seed1.md", "The published protocol on cpusmall (one seed)"),
     ("any_teacher_compactiv.md", "Any teacher, no data: compactiv"),
     ("any_teacher_others.md", "Any teacher, no data: cpusmall, mv, puma32h"),

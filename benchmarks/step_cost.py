@@ -14,6 +14,11 @@ Part 2 splits a default ``fit()`` of a paper teacher into teacher work
 (queries, their labels and the gap ascent) and the rest (student steps,
 hold-out scoring, bookkeeping).
 
+Part 3 times the gather that shuffles each of a round's passes out of a full
+replay window (8 rounds of 4,096 rows), ``x[rows]`` against
+``x.index_select(0, rows)`` (what ``SyntheticQueryStream`` uses), alternating,
+for rows of the paper's 21 features and of the 384-feature check.
+
 Example (the table in ``results/step_cost.md``)::
 
     python benchmarks/step_cost.py --data-dir ../shared/datasets \\
@@ -212,6 +217,36 @@ def fit_breakdown(data_dir, dataset, repeats):
     )
 
 
+def gather_costs(repeats, widths=(N_FEATURES, 384), n_gathers=200):
+    window = 8 * ROUND
+    generator = torch.Generator().manual_seed(0)
+    lines = [
+        f"\n\nPart 3: ms per gather of a pass ({ROUND} rows in a new order out of a "
+        f"full window of {window}), median of {repeats} runs of {n_gathers} "
+        "gathers, the two alternating.\n",
+        "| features | `x[rows]` | `x.index_select(0, rows)` | ratio |",
+        "|---|---|---|---|",
+    ]
+    for width in widths:
+        x = torch.randn(window, width, generator=generator)
+        rows = [
+            torch.randperm(window, generator=generator)[:ROUND]
+            for _ in range(n_gathers)
+        ]
+        ways = {"index": lambda r: x[r], "index_select": lambda r: x.index_select(0, r)}
+        assert torch.equal(x[rows[0]], x.index_select(0, rows[0]))  # the same rows
+        times = {name: [] for name in ways}
+        for _ in range(repeats):
+            for name, gather in ways.items():
+                start = time.perf_counter()
+                for r in rows:
+                    gather(r)
+                times[name].append((time.perf_counter() - start) / n_gathers * 1e3)
+        index, select = (statistics.median(times[name]) for name in ways)
+        lines.append(f"| {width} | {index:.3f} | {select:.3f} | {index / select:.1f} |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default="../shared/datasets")
@@ -223,6 +258,7 @@ def main():
     torch.set_num_threads(1)
     table = step_costs(args.rounds, args.repeats)
     table += fit_breakdown(args.data_dir, args.dataset, max(1, args.repeats // 2))
+    table += gather_costs(args.repeats)
     print(table)
     if args.out:
         write_markdown(

@@ -65,6 +65,7 @@ KNOWN_RESULTS = [
     ("black_box.md", "Black-box teachers: query options per teacher query"),
     ("threads.md", "Torch threads during fit"),
     ("step_cost.md", "What a student step costs, and where a fit's seconds go"),
+    ("step_cost_highdim.md", "Where a fit's seconds go on the 384-feature check"),
     ("tree_throughput.md", "Tree-ensemble teachers: predict vs hummingbird"),
     ("memory.md", "Peak memory against the budget"),
 ]

@@ -10,7 +10,7 @@ class LeanAdam(torch.optim.Adam):
 
     The default student's optimizer. A small student's step on CPU is mostly
     fixed per-call cost, and ``torch.optim.Adam(fused=True)`` spends about an
-    eighth of a 50-unit student's step (0.237 against 0.208 ms in
+    eighth of a 50-unit student's step (0.317 against 0.274 ms in
     ``benchmarks/results/step_cost.md``) on Python work that does not change
     from step to step: collecting every parameter's state and flags,
     grouping the tensors by device and dtype, and a profiler range in

@@ -204,9 +204,10 @@ class SyntheticQueryStream(IterableDataset):
             # Every pass is shuffled (one gather; the batches are views of it):
             # a round lists its optimised queries before its base ones, so each
             # batch mixes the two, as the paper's loss does, and a replayed
-            # pass repeats no batch exactly.
+            # pass repeats no batch exactly. index_select gathers the same rows
+            # as x[rows], several times faster on CPU for wide rows.
             rows = order[first : first + n]
-            x_pass, y_pass = x[rows], y[rows]
+            x_pass, y_pass = x.index_select(0, rows), y.index_select(0, rows)
             for start in range(0, n, self.batch_size):
                 stop = start + self.batch_size
                 yield x_pass[start:stop], y_pass[start:stop]

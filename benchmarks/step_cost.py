@@ -19,10 +19,13 @@ replay window (8 rounds of 4,096 rows), ``x[rows]`` against
 ``x.index_select(0, rows)`` (what ``SyntheticQueryStream`` uses), alternating,
 for rows of the paper's 21 features and of the 384-feature check.
 
-Example (the table in ``results/step_cost.md``)::
+Examples (the tables in ``results/step_cost.md`` and
+``results/step_cost_highdim.md``)::
 
     python benchmarks/step_cost.py --data-dir ../shared/datasets \\
         --out benchmarks/results/step_cost
+    python benchmarks/step_cost.py --data-dir ../shared/datasets \\
+        --dataset highdim384 --parts 2 --out benchmarks/results/step_cost_highdim
 """
 
 import argparse
@@ -253,12 +256,25 @@ def main():
     parser.add_argument("--dataset", default="compactiv")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        type=int,
+        choices=[1, 2, 3],
+        default=[1, 2, 3],
+        help="parts to run (only part 2 depends on --dataset)",
+    )
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    table = step_costs(args.rounds, args.repeats)
-    table += fit_breakdown(args.data_dir, args.dataset, max(1, args.repeats // 2))
-    table += gather_costs(args.repeats)
+    parts = {
+        1: lambda: step_costs(args.rounds, args.repeats),
+        2: lambda: fit_breakdown(
+            args.data_dir, args.dataset, max(1, args.repeats // 2)
+        ),
+        3: lambda: gather_costs(args.repeats),
+    }
+    table = "".join(parts[part]() for part in sorted(set(args.parts))).lstrip("\n")
     print(table)
     if args.out:
         write_markdown(

@@ -59,6 +59,10 @@ KNOWN_RESULTS = [
         "ablation_batch_size_highdim.md",
         "Ablation: batches of 512 against 256 on the 384-feature check",
     ),
+    (
+        "where_it_loses.md",
+        "Where the data-free student loses: test rows by how far out they lie",
+    ),
     ("cpusmall_seed1.md", "The published protocol on cpusmall (one seed)"),
     ("any_teacher_compactiv.md", "Any teacher, no data: compactiv"),
     ("any_teacher_others.md", "Any teacher, no data: cpusmall, mv, puma32h"),

@@ -63,6 +63,10 @@ KNOWN_RESULTS = [
         "where_it_loses.md",
         "Where the data-free student loses: test rows by how far out they lie",
     ),
+    (
+        "weight_averaging.md",
+        "Tried, not kept: moving averages of the student's weights",
+    ),
     ("cpusmall_seed1.md", "The published protocol on cpusmall (one seed)"),
     ("any_teacher_compactiv.md", "Any teacher, no data: compactiv"),
     ("any_teacher_others.md", "Any teacher, no data: cpusmall, mv, puma32h"),

@@ -134,6 +134,10 @@ def run_task(task):
     averaged.decays = tuple(args.decays)
     averaged.fit()
     seconds = time.perf_counter() - start
+    # Was the student still improving at the end? The hold-out loss some
+    # rounds before the last, over the last.
+    losses = [entry["holdout_loss"] for entry in averaged.history_]
+    trend = losses[-1 - min(args.trend_rounds, len(losses) - 1)] / losses[-1]
     results = {DEFAULTS: score(averaged)}
     callback = dict(averaged.student_.callbacks_)["averages"]
     module = callback.module_  # inside the fitted student's standardisation
@@ -152,7 +156,26 @@ def run_task(task):
         + " ".join(f"{r['ratio']:.4f}/{r['fidelity']:.4f}" for r in results.values()),
         flush=True,
     )
-    return name, seed, results
+    return name, seed, results, trend
+
+
+def _trend_table(done, datasets, rounds):
+    lines = [
+        f"| dataset | hold-out loss {rounds} rounds before the end / at the end: "
+        "min | median | max | fits in which the hold-out chose an average |",
+        "|---|---|---|---|---|",
+    ]
+    for name in datasets:
+        tasks = [t for t in done if t[0] == name]
+        trend = np.array([t[3] for t in tasks])
+        averaged = sum(
+            t[2][CHOSEN]["holdout"] != t[2][DEFAULTS]["holdout"] for t in tasks
+        )
+        lines.append(
+            f"| {name} | {trend.min():.3f} | {np.median(trend):.3f} | "
+            f"{trend.max():.3f} | {averaged} of {len(tasks)} |"
+        )
+    return "\n".join(lines)
 
 
 def _table(done, datasets):
@@ -194,6 +217,12 @@ def main():
     parser.add_argument(
         "--floor", type=float, default=1e-3, help="the lower-floor fit's eta_min / lr"
     )
+    parser.add_argument(
+        "--trend-rounds",
+        type=int,
+        default=16,
+        help="the hold-out trend: loss this many rounds before the end / at the end",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
     parser.add_argument(
         "--jobs", type=int, default=1, help="(dataset, seed) tasks run in parallel"
@@ -207,6 +236,7 @@ def main():
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         done = list(pool.map(run_task, tasks))
     table, rows = _table(done, args.datasets)
+    table += "\n\n" + _trend_table(done, args.datasets, args.trend_rounds)
     print(table)
     if args.out:
         with open(Path(args.out).with_suffix(".csv"), "w", newline="") as f:
@@ -220,7 +250,9 @@ def main():
             "the true target and fidelity (student vs teacher RMSE) on the real "
             "test rows, means over seeds (RMSE / teacher: mean ± std). 'hold-out "
             "loss' is the fit's own data-free model-selection criterion (synthetic "
-            "queries scored against the teacher, standardised MSE). Total wall "
+            "queries scored against the teacher, standardised MSE). The second "
+            "table asks whether the student was still improving at the end, "
+            "where an average lags behind it. Total wall "
             f"time {time.perf_counter() - start:.0f} s with {args.jobs} job(s) of "
             f"{args.threads} torch thread(s).\n\n"
         )

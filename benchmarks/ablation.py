@@ -13,8 +13,6 @@ Example (the table in ``results/paper_table_ablation.md``)::
 import argparse
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +22,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from protocol import (  # noqa: E402
     DATASETS,
     add_data_arguments,
-    machine_line,
+    add_task_arguments,
     rmse,
+    run_tasks,
     teacher_for,
     write_markdown,
 )
@@ -191,19 +190,11 @@ def _paired(results, args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_data_arguments(parser, DATASETS[:4])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
+    add_task_arguments(parser, seeds=[1, 2])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
-    parser.add_argument(
-        "--jobs", type=int, default=1, help="(dataset, seed) tasks run in parallel"
-    )
     parser.add_argument("--out", default=None, help="write OUT.md")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"# {machine_line()}", flush=True)
-    tasks = [(name, seed, args) for name in args.datasets for seed in args.seeds]
-    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        done = list(pool.map(run_task, tasks))
+    done = run_tasks(run_task, args)
     results = {}  # (variant, dataset) -> list of (ratio, fidelity, seconds)
     for rows in done:
         for variant, name, *scores in rows:

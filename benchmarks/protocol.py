@@ -12,6 +12,8 @@ import os
 import shlex
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,32 @@ def add_data_arguments(parser, datasets=DATASETS):
         default=list(datasets),
         help=f"dataset files in --data-dir, or {HIGHDIM} (synthetic, 384 features)",
     )
+
+
+def add_task_arguments(parser, seeds):
+    """Add ``--seeds`` (default ``seeds``), ``--threads`` and ``--jobs`` to ``parser``.
+
+    For scripts whose work is one task per dataset and seed (:func:`run_tasks`).
+    """
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(seeds))
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="(dataset, seed) tasks run in parallel"
+    )
+
+
+def run_tasks(run_task, args):
+    """Run ``run_task((name, seed, args))`` for every dataset and seed asked for.
+
+    Prints the machine line first; ``args.jobs`` processes (spawned, each with
+    ``args.threads`` torch threads) share the tasks. Returns the results in
+    the order of ``args.datasets``, then ``args.seeds``.
+    """
+    torch.set_num_threads(args.threads)
+    print(f"# {machine_line()}", flush=True)
+    tasks = [(name, seed, args) for name in args.datasets for seed in args.seeds]
+    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(run_task, tasks))
 
 
 def longest_first(datasets):

@@ -24,8 +24,6 @@ import argparse
 import csv
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +35,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from protocol import (  # noqa: E402
     DATASETS,
     add_data_arguments,
-    machine_line,
+    add_task_arguments,
     rmse,
+    run_tasks,
     teacher_for,
     write_markdown,
 )
@@ -105,9 +104,7 @@ class _Distiller(DataFreeDistillRegressor):
 def _holdout_loss(distiller):
     """The fit's model-selection criterion for the student's current weights."""
     holdout = dict(distiller.student_.callbacks_)["holdout_fidelity"]
-    with torch.inference_mode():
-        err = holdout.module(holdout.x) - holdout.y
-    return float(((err**2).mean(dim=0) / holdout.y_scale**2).mean())
+    return holdout.score(holdout.module)["holdout_loss"]
 
 
 def run_task(task):
@@ -141,11 +138,9 @@ def run_task(task):
     results = {DEFAULTS: score(averaged)}
     callback = dict(averaged.student_.callbacks_)["averages"]
     module = callback.module_  # inside the fitted student's standardisation
-    fitted = {k: v.clone() for k, v in module.state_dict().items()}
     for decay, average in zip(args.decays, callback.averages_):
         module.load_state_dict(average.module.state_dict())
         results[f"moving average, decay {decay:g}"] = score(averaged)
-    module.load_state_dict(fitted)
     results[CHOSEN] = min(results.values(), key=lambda r: r["holdout"])
     floor = _Distiller(teacher, **params)
     floor.floor = args.floor
@@ -210,7 +205,7 @@ def _table(done, datasets):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_data_arguments(parser, DATASETS)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    add_task_arguments(parser, seeds=[1, 2, 3])
     parser.add_argument(
         "--decays", nargs="+", type=float, default=[0.998, 0.999, 0.9995]
     )
@@ -223,18 +218,10 @@ def main():
         default=16,
         help="the hold-out trend: loss this many rounds before the end / at the end",
     )
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
-    parser.add_argument(
-        "--jobs", type=int, default=1, help="(dataset, seed) tasks run in parallel"
-    )
     parser.add_argument("--out", default=None, help="write OUT.md and OUT.csv")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"# {machine_line()}", flush=True)
     start = time.perf_counter()
-    tasks = [(name, seed, args) for name in args.datasets for seed in args.seeds]
-    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        done = list(pool.map(run_task, tasks))
+    done = run_tasks(run_task, args)
     table, rows = _table(done, args.datasets)
     table += "\n\n" + _trend_table(done, args.datasets, args.trend_rounds)
     print(table)

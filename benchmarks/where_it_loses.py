@@ -24,8 +24,6 @@ Example (``results/where_it_loses.md``)::
 import argparse
 import csv
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from protocol import (  # noqa: E402
     DATASETS,
     add_data_arguments,
-    machine_line,
+    add_task_arguments,
+    run_tasks,
     teacher_for,
     write_markdown,
 )
@@ -145,18 +144,10 @@ def _ranges_table(done, datasets):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_data_arguments(parser, DATASETS[:4])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per job")
-    parser.add_argument(
-        "--jobs", type=int, default=1, help="(dataset, seed) tasks run in parallel"
-    )
+    add_task_arguments(parser, seeds=[1, 2, 3])
     parser.add_argument("--out", default=None, help="write OUT.md and OUT.csv")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"# {machine_line()}", flush=True)
-    tasks = [(name, seed, args) for name in args.datasets for seed in args.seeds]
-    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        done = list(pool.map(run_task, tasks))
+    done = run_tasks(run_task, args)
     fidelity, rows = _fidelity_table(done, args.datasets)
     ranges = _ranges_table(done, args.datasets)
     print(fidelity + "\n\n" + ranges)

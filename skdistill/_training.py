@@ -396,6 +396,7 @@ class HoldoutFidelity(Callback):
     ``module``, if set, is the module scored (raw inputs to the teacher's
     units): the :class:`~skdistill.StandardizedModule` around ``net.module_``
     while the bare module trains. By default, ``net.module_`` itself.
+    :meth:`score` gives the three hold-out scores of any such module.
     """
 
     def __init__(self, x, y, y_scale, teacher, start_time, module=None):
@@ -406,19 +407,26 @@ class HoldoutFidelity(Callback):
         self.start_time = start_time
         self.module = module
 
-    def on_epoch_end(self, net, **kwargs):
-        module = self.module if self.module is not None else net.module_
+    def score(self, module):
+        """``holdout_loss``, ``holdout_rmse`` and ``holdout_r2`` of ``module`` now."""
         module.eval()
         with torch.inference_mode():
             pred = module(self.x)
         err = pred - self.y
         mse = (err**2).mean(dim=0)
         var = self.y.var(dim=0, unbiased=False).clamp_min(1e-12)
+        return {
+            "holdout_loss": float((mse / self.y_scale**2).mean()),
+            "holdout_rmse": float(mse.sqrt().mean()),
+            "holdout_r2": float((1 - mse / var).mean()),
+        }
+
+    def on_epoch_end(self, net, **kwargs):
+        scores = self.score(self.module if self.module is not None else net.module_)
         net.history.record("n_queries", int(self.teacher.n_queries))
         net.history.record("n_invalid_queries", int(self.teacher.n_invalid))
-        net.history.record("holdout_loss", float((mse / self.y_scale**2).mean()))
-        net.history.record("holdout_rmse", float(mse.sqrt().mean()))
-        net.history.record("holdout_r2", float((1 - mse / var).mean()))
+        for key, value in scores.items():
+            net.history.record(key, value)
         net.history.record("seconds", time.perf_counter() - self.start_time)
 
 

@@ -53,6 +53,10 @@ VARIANTS = {
     "every draw rescaled (scale_mixture=1)": ({}, {"scale_mixture": 1.0}),
     "wide mixture (scale_range=(0.25, 8))": ({}, {"scale_range": (0.25, 8.0)}),
     "narrow mixture (scale_range=(0.25, 2))": ({}, {"scale_range": (0.25, 2.0)}),
+    "the ascent in float32 (ascent_precision='float32', the old default)": (
+        {},
+        {"ascent_precision": "float32"},
+    ),
     "smaller ascent steps (step_size=0.02)": ({}, {"step_size": 0.02}),
     "one ascent step (n_steps=1)": ({}, {"n_steps": 1}),
     "one ascent step, twice as long (n_steps=1, step_size=0.2)": (

@@ -19,6 +19,12 @@ replay window (8 rounds of 4,096 rows), ``x[rows]`` against
 ``x.index_select(0, rows)`` (what ``SyntheticQueryStream`` uses), alternating,
 for rows of the paper's 21 features and of the 384-feature check.
 
+Part 4 times one round's gap ascent (the default quarter of a round, 1,024
+queries, 2 RMSprop steps through the teacher and a 50-unit student) on each
+dataset's teacher, in float32 and in bfloat16 (``torch.autocast``, what
+``BoundedGapQueries(ascent_precision="auto")`` uses on a CPU with native
+bfloat16), alternating, and how close the two land.
+
 Examples (the tables in ``results/step_cost.md`` and
 ``results/step_cost_highdim.md``)::
 
@@ -26,6 +32,8 @@ Examples (the tables in ``results/step_cost.md`` and
         --out benchmarks/results/step_cost
     python benchmarks/step_cost.py --data-dir ../shared/datasets \\
         --dataset highdim384 --parts 2 --out benchmarks/results/step_cost_highdim
+    python benchmarks/step_cost.py --data-dir ../shared/datasets --parts 4 --repeats 11 \\
+        --out benchmarks/results/ascent_cost
 """
 
 import argparse
@@ -40,12 +48,19 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).parent))
-from protocol import teacher_for, write_markdown  # noqa: E402
+from protocol import DATASETS, teacher_for, write_markdown  # noqa: E402
 
 import skdistill._queries as queries  # noqa: E402
 import skdistill._training as training  # noqa: E402
-from skdistill import DataFreeDistillRegressor, LeanAdam  # noqa: E402
+from skdistill import (  # noqa: E402
+    BoundedGapQueries,
+    DataFreeDistillRegressor,
+    InputDomain,
+    LeanAdam,
+    QueryContext,
+)
 from skdistill._student import StandardizedModule, StandardizedMSELoss  # noqa: E402
+from skdistill._teachers import as_teacher  # noqa: E402
 
 N_FEATURES, BATCH, ROUND, PASSES = 21, 256, 4096, 8
 
@@ -67,9 +82,9 @@ class FixedRounds:
         return self.x, self.y
 
 
-def _mlp():
+def _mlp(n_features=N_FEATURES):
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(N_FEATURES, 50), nn.Tanh(), nn.Linear(50, 1))
+    return nn.Sequential(nn.Linear(n_features, 50), nn.Tanh(), nn.Linear(50, 1))
 
 
 def _standardized(module):
@@ -250,6 +265,65 @@ def gather_costs(repeats, widths=(N_FEATURES, 384), n_gathers=200):
     return "\n".join(lines)
 
 
+def ascent_costs(data_dir, repeats, n_rounds=20):
+    lines = [
+        f"\n\nPart 4: ms per round's gap ascent ({ROUND // 4} queries, 2 steps, "
+        f"seed 1's teacher, a random 50-unit student), median of {repeats} runs of "
+        f"{n_rounds} rounds, float32 and bfloat16 alternating; native bfloat16 on "
+        f"this CPU: {queries._native_bfloat16('cpu')}. The last columns compare where "
+        "the same queries end up: the median cosine between the two precisions' "
+        "moves, and the mean squared gap after either's steps over that of the "
+        "start.\n",
+        "| dataset | features | float32 | bfloat16 | ratio | cosine of moves | "
+        "gap gain float32 | gap gain bfloat16 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for dataset in DATASETS:
+        module, _ = teacher_for(data_dir, dataset, 1)
+        d = module[0].in_features
+        context = QueryContext(
+            teacher=as_teacher(module, device="cpu"),
+            student=_mlp(d),
+            domain=InputDomain.standard_normal(d),
+            y_loc=torch.zeros(1, 1),
+            y_scale=torch.ones(1, 1),
+            generator=torch.Generator().manual_seed(0),
+            rng=None,
+            device=torch.device("cpu"),
+        )
+        strategy = BoundedGapQueries()
+        strategy.start(context)
+        z0 = torch.randn(ROUND // 4, d, generator=torch.Generator().manual_seed(1))
+        dtypes = {"float32": None, "bfloat16": torch.bfloat16}
+        times = {name: [] for name in dtypes}
+        for _ in range(repeats):
+            for name, dtype in dtypes.items():
+                strategy._ascend_from(z0, context, dtype)  # warm
+                start = time.perf_counter()
+                for _ in range(n_rounds):
+                    strategy._ascend_from(z0, context, dtype)
+                times[name].append((time.perf_counter() - start) / n_rounds * 1e3)
+        ends = {
+            name: strategy._ascend_from(z0, context, dt) for name, dt in dtypes.items()
+        }
+        cosine = torch.nn.functional.cosine_similarity(
+            ends["float32"] - z0, ends["bfloat16"] - z0
+        )
+
+        def gap(z):
+            x = context.domain.to_input(z)
+            with torch.no_grad():
+                return float(context.gap(context.teacher.predict(x), x).mean())
+
+        f32, b16 = (statistics.median(times[name]) for name in dtypes)
+        lines.append(
+            f"| {dataset} | {d} | {f32:.2f} | {b16:.2f} | {b16 / f32:.2f} | "
+            f"{float(cosine.median()):.4f} | {gap(ends['float32']) / gap(z0):.3f} | "
+            f"{gap(ends['bfloat16']) / gap(z0):.3f} |"
+        )
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default="../shared/datasets")
@@ -260,8 +334,8 @@ def main():
         "--parts",
         nargs="+",
         type=int,
-        choices=[1, 2, 3],
-        default=[1, 2, 3],
+        choices=[1, 2, 3, 4],
+        default=[1, 2, 3, 4],
         help="parts to run (only part 2 depends on --dataset)",
     )
     parser.add_argument("--out", default=None)
@@ -273,6 +347,7 @@ def main():
             args.data_dir, args.dataset, max(1, args.repeats // 2)
         ),
         3: lambda: gather_costs(args.repeats),
+        4: lambda: ascent_costs(args.data_dir, args.repeats),
     }
     table = "".join(parts[part]() for part in sorted(set(args.parts))).lstrip("\n")
     print(table)

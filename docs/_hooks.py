@@ -67,6 +67,11 @@ KNOWN_RESULTS = [
         "weight_averaging.md",
         "Tried, not kept: moving averages of the student's weights",
     ),
+    (
+        "ascent_precision.md",
+        "Ablation: the gap ascent in bfloat16 against float32, 10 seeds",
+    ),
+    ("ascent_cost.md", "What a round's gap ascent costs in float32 and bfloat16"),
     ("cpusmall_seed1.md", "The published protocol on cpusmall (one seed)"),
     ("any_teacher_compactiv.md", "Any teacher, no data: compactiv"),
     ("any_teacher_others.md", "Any teacher, no data: cpusmall, mv, puma32h"),

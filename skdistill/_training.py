@@ -26,6 +26,16 @@ __all__ = [
 ]
 
 
+def _all_finite(x):
+    """Whether every value of ``x`` is finite.
+
+    A finite sum proves it in one pass (a NaN or inf anywhere makes the sum
+    NaN or inf); only a sum that is not finite, which finite values can also
+    give by overflowing, needs the value-by-value check.
+    """
+    return bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())
+
+
 class QueryRounds:
     """Make one labelled round of queries per call, within a query budget.
 
@@ -85,7 +95,7 @@ class QueryRounds:
                 x, y = (t.detach() for t in made)
             else:
                 x = made.detach()
-                if not bool(torch.isfinite(x).all()):
+                if not _all_finite(x):
                     raise RuntimeError(
                         f"The query strategy {type(self.strategy).__name__} made "
                         "non-finite queries; a strategy must keep every query "

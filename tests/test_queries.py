@@ -1,7 +1,11 @@
+import math
+import warnings
+
 import numpy as np
 import pytest
 import torch
 from conftest import make_mlp
+from scipy import stats
 from sklearn.base import clone
 from torch import nn
 
@@ -13,8 +17,9 @@ from skdistill import (
     LatinHypercubeQueries,
     QueryContext,
     UniformQueries,
+    _queries,
 )
-from skdistill._queries import resolve_strategy
+from skdistill._queries import _log_factors, resolve_strategy
 from skdistill._teachers import as_teacher
 
 
@@ -120,6 +125,31 @@ def test_scale_mixture_rescales_each_feature_or_whole_rows(rescale):
         assert (far.sum(axis=1) == 1).sum() > 0.6 * far.any(axis=1).sum()
 
 
+@pytest.mark.parametrize(
+    "p, scale_range",
+    [(0.5, (0.25, 4.0)), (0.3, (0.5, 8.0)), (1.0, (0.25, 4.0)), (0.5, (2.0, 8.0))],
+)
+def test_scale_mixture_factors_are_kept_or_log_uniform(p, scale_range):
+    # One uniform draw per factor: a fraction 1 - p exactly 1 (log 0), the
+    # rest log-uniform over the whole range, whether or not it holds 1.
+    gen = torch.Generator().manual_seed(0)
+    log_f = _log_factors((200_000,), p, scale_range, gen, "cpu").numpy()
+    low, high = np.log(scale_range)
+    kept = log_f == 0
+    assert kept.mean() == pytest.approx(1 - p, abs=0.005)
+    rescaled = log_f[~kept]
+    assert rescaled.min() >= low - 1e-6 and rescaled.max() < high + 1e-6
+    uniform = stats.uniform(loc=low, scale=high - low)
+    assert stats.kstest(rescaled, uniform.cdf).pvalue > 1e-3
+
+
+def test_scale_mixture_of_one_value_and_none():
+    gen = torch.Generator().manual_seed(0)
+    log_f = _log_factors((10_000,), 0.5, (2.0, 2.0), gen, "cpu").numpy()
+    assert set(np.unique(log_f)) == {0.0, np.float32(math.log(2.0))}
+    assert not _log_factors((100,), 0.5, (1.0, 1.0), gen, "cpu").any()
+
+
 def test_rescale_must_be_feature_or_row():
     ctx = _context(InputDomain.standard_normal(4))
     with pytest.raises(ValueError, match="rescale must be"):
@@ -179,3 +209,88 @@ def test_unknown_black_box_option_is_rejected():
     ctx = _context(InputDomain.standard_normal(4))
     with pytest.raises(ValueError, match="black_box must be"):
         BoundedGapQueries(black_box="magic").start(ctx)
+
+
+def _ascent_context(n_features=6, teacher=None):
+    domain = InputDomain.standard_normal(n_features)
+    teacher = teacher if teacher is not None else make_mlp(n_features, seed=1)
+    return _context(domain, teacher=teacher, student=make_mlp(n_features, seed=2))
+
+
+def test_ascent_precision_auto_follows_the_device(monkeypatch):
+    ctx = _ascent_context()
+    for native, expected in ((True, "bfloat16"), (False, "float32")):
+        monkeypatch.setattr(_queries, "_native_bfloat16", lambda device, n=native: n)
+        strategy = BoundedGapQueries()
+        strategy.start(ctx)
+        assert strategy.ascent_precision_ == expected
+    strategy = BoundedGapQueries(ascent_precision="float32")
+    monkeypatch.setattr(_queries, "_native_bfloat16", lambda device: True)
+    strategy.start(ctx)
+    assert strategy.ascent_precision_ == "float32"
+
+
+def test_bfloat16_ascent_climbs_the_gap_as_float32_does():
+    # The steps' direction comes from bfloat16 passes; the queries stay
+    # float32 and climb the same gap, to nearly the same places.
+    ctx = _ascent_context()
+    z0 = torch.randn(2000, 6, generator=torch.Generator().manual_seed(3))
+    strategy = BoundedGapQueries(alpha=1.0, scale_mixture=0.0)
+    strategy.start(ctx)
+    z32 = strategy._ascend_from(z0, ctx, None)
+    z16 = strategy._ascend_from(z0, ctx, torch.bfloat16)
+    assert z16.dtype == torch.float32
+
+    def mean_gap(z):
+        x = ctx.domain.to_input(z)
+        with torch.no_grad():
+            return float(ctx.gap(ctx.teacher.predict(x), x).mean())
+
+    assert mean_gap(z16) > 1.5 * mean_gap(z0)
+    assert mean_gap(z16) == pytest.approx(mean_gap(z32), rel=0.05)
+    cosine = torch.nn.functional.cosine_similarity(z16 - z0, z32 - z0)
+    assert float(cosine.median()) > 0.95
+
+
+class _Float32Only(nn.Module):
+    """A teacher whose forward refuses reduced precision (a custom kernel, say)."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.net = make_mlp(n_features, seed=1)
+
+    def forward(self, x):
+        h = self.net[0](x)
+        if h.dtype != torch.float32:
+            raise RuntimeError("this kernel takes float32 only")
+        return self.net[2](self.net[1](h))
+
+
+def test_auto_ascent_falls_back_to_float32_with_a_warning(monkeypatch):
+    monkeypatch.setattr(_queries, "_native_bfloat16", lambda device: True)
+    ctx = _ascent_context(teacher=_Float32Only(6))
+    strategy = BoundedGapQueries(alpha=1.0)
+    strategy.start(ctx)
+    with pytest.warns(RuntimeWarning, match="continues in float32"):
+        x = strategy.generate(500, ctx)
+    assert strategy.ascent_precision_ == "float32"
+    assert x.shape == (500, 6) and ctx.domain.contains(x)
+    # Once fallen back, no further attempts and no further warnings.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        strategy.generate(500, ctx)
+
+
+def test_explicit_bfloat16_ascent_raises_what_the_teacher_raises():
+    ctx = _ascent_context(teacher=_Float32Only(6))
+    strategy = BoundedGapQueries(alpha=1.0, ascent_precision="bfloat16")
+    strategy.start(ctx)
+    with pytest.raises(RuntimeError, match="float32 only"):
+        strategy.generate(500, ctx)
+
+
+def test_bad_ascent_precision_is_rejected():
+    with pytest.raises(ValueError, match="ascent_precision"):
+        resolve_strategy(BoundedGapQueries(ascent_precision="float16"))
+    with pytest.raises(ValueError, match="ascent_precision must be"):
+        BoundedGapQueries(ascent_precision="half").start(_ascent_context())

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from sklearn.datasets import make_friedman1
@@ -6,8 +7,20 @@ from sklearn.metrics import mean_squared_error
 from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback
 
-from skdistill import DataFreeDistillRegressor, MLPStudent
-from skdistill._training import ReadyBatches, StudentNet, SyntheticQueryStream
+from skdistill import (
+    DataFreeDistillRegressor,
+    InputDomain,
+    MLPStudent,
+    QueryContext,
+    QueryStrategy,
+)
+from skdistill._teachers import as_teacher
+from skdistill._training import (
+    QueryRounds,
+    ReadyBatches,
+    StudentNet,
+    SyntheticQueryStream,
+)
 
 
 class Rounds:
@@ -314,3 +327,45 @@ def test_a_student_net_given_as_student_keeps_its_callbacks_in_the_fit():
     n_steps = sum(distiller.history_[:, "train_batch_count"])
     fitted_counter = dict(distiller.student_.callbacks_)["count"]
     assert fitted_counter.calls["end"] == fitted_counter.calls["grad"] == n_steps > 0
+
+
+class _Queries(QueryStrategy):
+    """Hands out fixed queries: whatever a (buggy or extreme) strategy makes."""
+
+    def __init__(self, x=None):
+        self.x = x
+
+    def generate(self, n, context):
+        return self.x[:n]
+
+
+def _rounds(x, n_features=3):
+    module = torch.nn.Linear(n_features, 1)
+    torch.nn.init.zeros_(module.weight)  # finite answers, even to huge queries
+    teacher = as_teacher(module, device="cpu")
+    context = QueryContext(
+        teacher=teacher,
+        student=torch.nn.Linear(n_features, 1),
+        domain=InputDomain.standard_normal(n_features),
+        y_loc=torch.zeros(1, 1),
+        y_scale=torch.ones(1, 1),
+        generator=torch.Generator().manual_seed(0),
+        rng=np.random.default_rng(0),
+        device=torch.device("cpu"),
+    )
+    return QueryRounds(_Queries(x), context, round_size=4, budget=4)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_strategy_that_makes_non_finite_queries_is_stopped(bad):
+    x = torch.zeros(4, 3)
+    x[2, 1] = bad
+    with pytest.raises(RuntimeError, match="made non-finite queries"):
+        _rounds(x)()
+
+
+def test_huge_but_finite_queries_are_not_mistaken_for_non_finite():
+    # Their sum overflows to inf; each value is still finite.
+    x = torch.full((4, 3), 3e38)
+    queries, labels = _rounds(x)()
+    assert torch.equal(queries, x)

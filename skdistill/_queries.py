@@ -492,7 +492,7 @@ class BoundedGapQueries(QueryStrategy):
             x = domain.to_input(z)
             with precision:
                 s = context.student(x).float()
-                t = _answered(context.teacher(x).float(), s)
+                t = _answered(context.teacher(x), s)  # float32 from the adapter
             gap = (((t - s) / context.y_scale) ** 2).sum(dim=1)
             size = (((s - context.y_loc) / context.y_scale) ** 2).sum(dim=1)
             loss = (-gap + self.gamma * size).mean()

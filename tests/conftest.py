@@ -48,6 +48,28 @@ def make_mlp(n_features=8, hidden=32, n_outputs=1, seed=0):
     )
 
 
+def make_context(domain, teacher=None, student=None):
+    """A QueryContext on CPU for a strategy or QueryRounds to work in (seed 0).
+
+    The teacher defaults to a random MLP, the student to another.
+    """
+    from skdistill import QueryContext
+    from skdistill._teachers import as_teacher
+
+    n = domain.n_features
+    teacher = teacher if teacher is not None else make_mlp(n, seed=1)
+    return QueryContext(
+        teacher=as_teacher(teacher, device="cpu"),
+        student=student if student is not None else make_mlp(n, seed=2),
+        domain=domain,
+        y_loc=torch.zeros(1, 1),
+        y_scale=torch.ones(1, 1),
+        generator=torch.Generator().manual_seed(0),
+        rng=np.random.default_rng(0),
+        device=torch.device("cpu"),
+    )
+
+
 @pytest.fixture
 def mlp_teacher():
     return make_mlp()

@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import make_mlp
+from conftest import make_context, make_mlp
 from scipy import stats
 from sklearn.base import clone
 from torch import nn
@@ -15,28 +15,10 @@ from skdistill import (
     GeneratorQueries,
     InputDomain,
     LatinHypercubeQueries,
-    QueryContext,
     UniformQueries,
     _queries,
 )
 from skdistill._queries import _log_factors, resolve_strategy
-from skdistill._teachers import as_teacher
-
-
-def _context(domain, teacher=None, student=None):
-    n = domain.n_features
-    teacher = teacher if teacher is not None else make_mlp(n, seed=1)
-    return QueryContext(
-        teacher=as_teacher(teacher, device="cpu"),
-        student=student if student is not None else make_mlp(n, seed=2),
-        domain=domain,
-        y_loc=torch.zeros(1, 1),
-        y_scale=torch.ones(1, 1),
-        generator=torch.Generator().manual_seed(0),
-        rng=np.random.default_rng(0),
-        device=torch.device("cpu"),
-    )
-
 
 STRATEGIES = [
     GaussianQueries(),
@@ -56,7 +38,7 @@ DOMAINS = [
 @pytest.mark.parametrize("domain", DOMAINS, ids=["normal", "box", "clipped"])
 def test_queries_are_finite_float32_in_the_domain(strategy, domain):
     strategy = clone(strategy)
-    ctx = _context(domain)
+    ctx = make_context(domain)
     strategy.start(ctx)
     for progress in (0.0, 0.5, 1.0):
         ctx.progress = progress
@@ -68,7 +50,7 @@ def test_queries_are_finite_float32_in_the_domain(strategy, domain):
 
 def test_latin_hypercube_is_stratified_in_every_feature():
     domain = InputDomain.from_bounds([0, 0, 0], [1, 1, 1])
-    ctx = _context(domain)
+    ctx = make_context(domain)
     x = LatinHypercubeQueries().generate(50, ctx).numpy()
     for j in range(3):
         strata = np.floor(x[:, j] * 50).astype(int)
@@ -77,7 +59,7 @@ def test_latin_hypercube_is_stratified_in_every_feature():
 
 def test_bounded_gap_queries_have_a_larger_gap_than_base_queries():
     domain = InputDomain.standard_normal(6)
-    ctx = _context(domain, teacher=make_mlp(6, seed=1), student=make_mlp(6, seed=2))
+    ctx = make_context(domain, teacher=make_mlp(6, seed=1), student=make_mlp(6, seed=2))
     teacher = ctx.teacher
 
     def mean_gap(x):
@@ -93,7 +75,7 @@ def test_bounded_gap_queries_have_a_larger_gap_than_base_queries():
 
 def test_bounded_gap_alpha_schedule_mixes_base_queries():
     domain = InputDomain.standard_normal(3)
-    ctx = _context(domain)
+    ctx = make_context(domain)
     strategy = BoundedGapQueries(alpha=0.0, scale_mixture=0.0)
     strategy.start(ctx)
     x = strategy.generate(4000, ctx).numpy()
@@ -104,7 +86,7 @@ def test_bounded_gap_alpha_schedule_mixes_base_queries():
 @pytest.mark.parametrize("rescale", ["feature", "row"])
 def test_scale_mixture_rescales_each_feature_or_whole_rows(rescale):
     domain = InputDomain.standard_normal(4)
-    ctx = _context(domain)
+    ctx = make_context(domain)
     strategy = BoundedGapQueries(alpha=0.0, scale_mixture=1.0, rescale=rescale)
     strategy.start(ctx)
     z = strategy.generate(20000, ctx).numpy()
@@ -151,7 +133,7 @@ def test_scale_mixture_of_one_value_and_none():
 
 
 def test_rescale_must_be_feature_or_row():
-    ctx = _context(InputDomain.standard_normal(4))
+    ctx = make_context(InputDomain.standard_normal(4))
     with pytest.raises(ValueError, match="rescale must be"):
         BoundedGapQueries(rescale="column").start(ctx)
 
@@ -159,7 +141,7 @@ def test_rescale_must_be_feature_or_row():
 def test_black_box_bounded_gap_evolves_high_gap_queries(forest):
     domain = InputDomain.from_bounds(np.zeros(10), np.ones(10))
     student = nn.Sequential(nn.Linear(10, 1))
-    ctx = _context(domain, teacher=forest, student=student)
+    ctx = make_context(domain, teacher=forest, student=student)
     strategy = BoundedGapQueries(alpha=1.0, black_box="evolve")
     strategy.start(ctx)
     x0 = strategy.generate(2000, ctx)
@@ -175,7 +157,7 @@ def test_black_box_bounded_gap_evolves_high_gap_queries(forest):
 
 @pytest.mark.parametrize("alpha", [-0.1, 1.5, "cosine", None])
 def test_bad_alpha_is_rejected(alpha):
-    ctx = _context(InputDomain.standard_normal(4))
+    ctx = make_context(InputDomain.standard_normal(4))
     with pytest.raises(ValueError, match="alpha"):
         BoundedGapQueries(alpha=alpha).start(ctx)
 
@@ -191,7 +173,7 @@ def test_strategies_resolve_by_name_and_instances_are_cloned():
 
 def test_black_box_zeroth_order_labels_its_own_probes_once(forest):
     domain = InputDomain.from_bounds(np.zeros(10), np.ones(10))
-    ctx = _context(domain, teacher=forest, student=nn.Sequential(nn.Linear(10, 1)))
+    ctx = make_context(domain, teacher=forest, student=nn.Sequential(nn.Linear(10, 1)))
     strategy = BoundedGapQueries(alpha=1.0, black_box="zeroth_order", n_steps=2)
     strategy.start(ctx)
     x, y = strategy.generate(1000, ctx)
@@ -206,7 +188,7 @@ def test_black_box_zeroth_order_labels_its_own_probes_once(forest):
 
 
 def test_unknown_black_box_option_is_rejected():
-    ctx = _context(InputDomain.standard_normal(4))
+    ctx = make_context(InputDomain.standard_normal(4))
     with pytest.raises(ValueError, match="black_box must be"):
         BoundedGapQueries(black_box="magic").start(ctx)
 
@@ -214,7 +196,7 @@ def test_unknown_black_box_option_is_rejected():
 def _ascent_context(n_features=6, teacher=None):
     domain = InputDomain.standard_normal(n_features)
     teacher = teacher if teacher is not None else make_mlp(n_features, seed=1)
-    return _context(domain, teacher=teacher, student=make_mlp(n_features, seed=2))
+    return make_context(domain, teacher=teacher, student=make_mlp(n_features, seed=2))
 
 
 def test_ascent_precision_auto_follows_the_device(monkeypatch):

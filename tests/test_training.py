@@ -1,6 +1,6 @@
-import numpy as np
 import pytest
 import torch
+from conftest import make_context
 from sklearn.datasets import make_friedman1
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_squared_error
@@ -11,10 +11,8 @@ from skdistill import (
     DataFreeDistillRegressor,
     InputDomain,
     MLPStudent,
-    QueryContext,
     QueryStrategy,
 )
-from skdistill._teachers import as_teacher
 from skdistill._training import (
     QueryRounds,
     ReadyBatches,
@@ -342,16 +340,10 @@ class _Queries(QueryStrategy):
 def _rounds(x, n_features=3):
     module = torch.nn.Linear(n_features, 1)
     torch.nn.init.zeros_(module.weight)  # finite answers, even to huge queries
-    teacher = as_teacher(module, device="cpu")
-    context = QueryContext(
-        teacher=teacher,
+    context = make_context(
+        InputDomain.standard_normal(n_features),
+        teacher=module,
         student=torch.nn.Linear(n_features, 1),
-        domain=InputDomain.standard_normal(n_features),
-        y_loc=torch.zeros(1, 1),
-        y_scale=torch.ones(1, 1),
-        generator=torch.Generator().manual_seed(0),
-        rng=np.random.default_rng(0),
-        device=torch.device("cpu"),
     )
     return QueryRounds(_Queries(x), context, round_size=4, budget=4)
 

@@ -106,6 +106,10 @@ VARIANTS = {
         {"learning_rate": 1e-2},
         {},
     ),
+    "no learning-rate warm-up (learning_rate_warmup=0, the old default)": (
+        {"learning_rate_warmup": 0.0},
+        {},
+    ),
     "learning_rate=2e-2": ({"learning_rate": 2e-2}, {}),
     "learning_rate=3e-3": ({"learning_rate": 3e-3}, {}),
     "learning_rate=1e-3": ({"learning_rate": 1e-3}, {}),

@@ -72,6 +72,10 @@ KNOWN_RESULTS = [
         "Ablation: the gap ascent in bfloat16 against float32, 10 seeds",
     ),
     ("ascent_cost.md", "What a round's gap ascent costs in float32 and bfloat16"),
+    (
+        "ablation_warmup.md",
+        "Ablation: a learning-rate warm-up over the first 3% of rounds, 10 seeds",
+    ),
     ("cpusmall_seed1.md", "The published protocol on cpusmall (one seed)"),
     ("any_teacher_compactiv.md", "Any teacher, no data: compactiv"),
     ("any_teacher_others.md", "Any teacher, no data: cpusmall, mv, puma32h"),

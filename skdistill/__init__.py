@@ -22,6 +22,7 @@ from ._queries import (
     UniformQueries,
 )
 from ._report import CompressionReport, compression_report
+from ._schedule import WarmupCosineLR
 from ._scoring import fidelity_score, fidelity_scorer
 from ._student import MLPStudent, StandardizedModule
 from ._training import StudentNet
@@ -42,6 +43,7 @@ __all__ = [
     "StandardizedModule",
     "StudentNet",
     "LeanAdam",
+    "WarmupCosineLR",
     "fidelity_score",
     "fidelity_scorer",
     "DistillationHistory",

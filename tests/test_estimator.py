@@ -347,6 +347,32 @@ def test_auto_learning_rate_shrinks_with_the_number_of_varying_features():
     assert given.learning_rate_ == 0.05
 
 
+def test_default_student_warms_up_then_anneals(mlp_teacher):
+    fast = dict(
+        max_queries=14_000, round_size=500, n_holdout=256, device="cpu", random_state=0
+    )
+    d = DataFreeDistillRegressor(mlp_teacher, learning_rate_warmup=0.15, **fast).fit()
+    lrs = [row["event_lr"] for row in d.history_]
+    n_rounds = len(lrs)
+    warmup = round(0.15 * n_rounds)
+    assert warmup >= 3
+    full = d.learning_rate_
+    # Round t of the warm-up takes (t + 1) / warmup of the cosine's rate.
+    for t in range(warmup):
+        cosine = (
+            full / 100 + (full - full / 100) * (1 + np.cos(np.pi * t / n_rounds)) / 2
+        )
+        assert lrs[t] == pytest.approx((t + 1) / warmup * cosine)
+    peak = int(np.argmax(lrs))
+    assert peak == warmup - 1
+    assert np.all(np.diff(lrs[peak:]) < 0)
+    assert lrs[-1] < full / 10
+    # 0 turns it off: the first round takes the whole learning rate.
+    off = DataFreeDistillRegressor(mlp_teacher, learning_rate_warmup=0.0, **fast).fit()
+    assert off.history_[0]["event_lr"] == pytest.approx(off.learning_rate_)
+    assert not np.allclose(off.predict(np.zeros((4, 8))), d.predict(np.zeros((4, 8))))
+
+
 def test_auto_learning_rate_grows_as_the_square_root_of_the_batch_size():
     torch.manual_seed(0)
     teacher = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 1))

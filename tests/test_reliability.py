@@ -397,6 +397,11 @@ BAD_PARAMETERS = [
     ({"n_features": 0}, "'n_features' parameter"),
     ({"student": "mlp"}, "'student' parameter"),
     ({"student_init": "zeros"}, r"'student_init' parameter .* among \{"),
+    (
+        {"learning_rate_warmup": 1.0},
+        r"'learning_rate_warmup' parameter .* \[0.0, 1.0\)",
+    ),
+    ({"learning_rate_warmup": -0.1}, "'learning_rate_warmup' parameter"),
     ({"teacher_backend": "fast"}, r"'teacher_backend' parameter .* among \{"),
     ({"warm_start": "yes"}, "'warm_start' parameter"),
     ({"checkpoint_dir": 3}, "'checkpoint_dir' parameter"),

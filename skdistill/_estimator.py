@@ -200,10 +200,9 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         rounds)`` rounds: 3 of the 97 of a default fit, none in a fit of
         fewer than 50 rounds; 0 for none). Adam moves every weight by about
         the learning rate from its first step; the warm-up keeps the first
-        moves short. At the paper's 10 seeds it
-        lowered the fidelity error on every seed of the 384-feature check
-        (ratio to the teacher 1.076 to 1.055) and left the four
-        low-dimensional datasets level, within 0.005
+        moves short. At the paper's 10 seeds it lowered the fidelity error on
+        every seed of the 384-feature check (ratio to the teacher 1.076 to
+        1.055) and left the four low-dimensional datasets level, within 0.005
         (``benchmarks/results/ablation_warmup.md``). A warm start warms up
         again over its new budget.
     student : skorch.NeuralNet, default=None

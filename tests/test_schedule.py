@@ -8,34 +8,37 @@ from torch import nn
 from skdistill import WarmupCosineLR
 
 
-def _lrs(n_rounds, **kwargs):
+def _optimizer():
+    return torch.optim.SGD(nn.Linear(3, 1).parameters(), lr=0.1)
+
+
+def _stepped(optimizer, scheduler, n_rounds):
     """The learning rate of each round, as skorch's LRScheduler steps it."""
-    optimizer = torch.optim.SGD(nn.Linear(3, 1).parameters(), lr=0.1)
-    scheduler = WarmupCosineLR(optimizer, **kwargs)
     lrs = []
     for _ in range(n_rounds):
         lrs.append(optimizer.param_groups[0]["lr"])
         optimizer.step()
         scheduler.step()
-    return lrs, optimizer, scheduler
+    return lrs
+
+
+def _lrs(n_rounds, **kwargs):
+    optimizer = _optimizer()
+    scheduler = WarmupCosineLR(optimizer, **kwargs)
+    return _stepped(optimizer, scheduler, n_rounds), scheduler
 
 
 def test_without_warmup_it_is_torchs_cosine_annealing():
-    ours, _, _ = _lrs(40, T_max=40, eta_min=1e-3)
-    optimizer = torch.optim.SGD(nn.Linear(3, 1).parameters(), lr=0.1)
+    ours, _ = _lrs(40, T_max=40, eta_min=1e-3)
+    optimizer = _optimizer()
     cosine = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=40, eta_min=1e-3
     )
-    torchs = []
-    for _ in range(40):
-        torchs.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        cosine.step()
-    assert ours == pytest.approx(torchs, rel=1e-12)
+    assert ours == pytest.approx(_stepped(optimizer, cosine, 40), rel=1e-12)
 
 
 def test_warmup_rises_linearly_to_the_cosine_then_follows_it():
-    lrs, _, _ = _lrs(50, T_max=50, warmup=4, eta_min=1e-3)
+    lrs, _ = _lrs(50, T_max=50, warmup=4, eta_min=1e-3)
 
     def cosine(t):
         return 1e-3 + (0.1 - 1e-3) * (1 + math.cos(math.pi * t / 50)) / 2
@@ -53,23 +56,18 @@ def test_warmup_rises_linearly_to_the_cosine_then_follows_it():
 def test_a_restored_schedule_goes_on_where_it_stopped():
     # Checkpoints save the state dict with torch.save and read it back with
     # weights_only=True.
-    _, optimizer, scheduler = _lrs(7, T_max=30, warmup=5, eta_min=0.0)
+    _, scheduler = _lrs(7, T_max=30, warmup=5, eta_min=0.0)
     buffer = io.BytesIO()
     torch.save(scheduler.state_dict(), buffer)
     buffer.seek(0)
     state = torch.load(buffer, weights_only=True)
-    further, _, _ = _lrs(12, T_max=30, warmup=5, eta_min=0.0)
+    further, _ = _lrs(12, T_max=30, warmup=5, eta_min=0.0)
 
-    fresh = torch.optim.SGD(nn.Linear(3, 1).parameters(), lr=0.1)
+    fresh = _optimizer()
     restored = WarmupCosineLR(fresh, T_max=30, warmup=5)
     restored.load_state_dict(state)
     fresh.param_groups[0]["lr"] = restored.get_last_lr()[0]
-    lrs = []
-    for _ in range(5):
-        lrs.append(fresh.param_groups[0]["lr"])
-        fresh.step()
-        restored.step()
-    assert lrs == pytest.approx(further[7:])
+    assert _stepped(fresh, restored, 5) == pytest.approx(further[7:])
 
 
 @pytest.mark.parametrize(
@@ -77,6 +75,5 @@ def test_a_restored_schedule_goes_on_where_it_stopped():
     [({"T_max": 0}, "T_max must be at least 1"), ({"T_max": 5, "warmup": 0}, "warmup")],
 )
 def test_invalid_lengths_are_refused(kwargs, message):
-    optimizer = torch.optim.SGD(nn.Linear(3, 1).parameters(), lr=0.1)
     with pytest.raises(ValueError, match=message):
-        WarmupCosineLR(optimizer, **kwargs)
+        WarmupCosineLR(_optimizer(), **kwargs)

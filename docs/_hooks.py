@@ -29,6 +29,10 @@ KNOWN_RESULTS = [
         "paper_table_10seeds.md",
         "Paper results table, 10 seeds (bounded gap, ours, ceiling)",
     ),
+    (
+        "paper_table_avx2_highdim.md",
+        "Paper table, 384-feature check, on a CPU without bfloat16 (3 seeds)",
+    ),
     ("learning_curves.md", "Learning curves: fidelity against queries and seconds"),
     ("paper_table_ablation.md", "Ablation of the defaults on the paper's teachers"),
     (

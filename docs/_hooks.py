@@ -30,6 +30,10 @@ KNOWN_RESULTS = [
         "Paper results table, 10 seeds (bounded gap, ours, ceiling)",
     ),
     (
+        "paper_table_avx2.md",
+        "Paper results table on a CPU without bfloat16 (3 seeds)",
+    ),
+    (
         "paper_table_avx2_highdim.md",
         "Paper table, 384-feature check, on a CPU without bfloat16 (3 seeds)",
     ),

@@ -11,6 +11,7 @@ Example (the table in ``results/paper_table_ablation.md``)::
 """
 
 import argparse
+import csv
 import sys
 import time
 from pathlib import Path
@@ -51,6 +52,10 @@ VARIANTS = {
         {"rescale": "row"},
     ),
     "every draw rescaled (scale_mixture=1)": ({}, {"scale_mixture": 1.0}),
+    "a tenth of the draws rescaled (scale_mixture=0.1)": ({}, {"scale_mixture": 0.1}),
+    "a fifth of the draws rescaled (scale_mixture=0.2)": ({}, {"scale_mixture": 0.2}),
+    "3 in 10 draws rescaled (scale_mixture=0.3)": ({}, {"scale_mixture": 0.3}),
+    "4 in 10 draws rescaled (scale_mixture=0.4)": ({}, {"scale_mixture": 0.4}),
     "wide mixture (scale_range=(0.25, 8))": ({}, {"scale_range": (0.25, 8.0)}),
     "narrow mixture (scale_range=(0.25, 2))": ({}, {"scale_range": (0.25, 2.0)}),
     "the ascent in float32 (ascent_precision='float32', the old default)": (
@@ -58,6 +63,14 @@ VARIANTS = {
         {"ascent_precision": "float32"},
     ),
     "smaller ascent steps (step_size=0.02)": ({}, {"step_size": 0.02}),
+    "three ascent steps (n_steps=3)": ({}, {"n_steps": 3}),
+    "a stronger pull to the origin in the ascent (beta=0.1)": ({}, {"beta": 0.1}),
+    "a stronger student-output penalty in the ascent (gamma=0.01)": (
+        {},
+        {"gamma": 0.01},
+    ),
+    "35% of queries ascend (alpha=0.35)": ({}, {"alpha": 0.35}),
+    "a hold-out 4 times larger (n_holdout=8192)": ({"n_holdout": 8192}, {}),
     "one ascent step (n_steps=1)": ({}, {"n_steps": 1}),
     "one ascent step, twice as long (n_steps=1, step_size=0.2)": (
         {},
@@ -195,12 +208,43 @@ def _paired(results, args):
     return "\n".join(lines)
 
 
+def _coupling(results, args):
+    """How closely RMSE follows fidelity on each dataset, across the variants.
+
+    Within each seed (same teacher), the variants' fidelity errors and RMSE
+    ratios are centred on their seed's means; the correlation and slope of
+    the pooled centred pairs say whether a variant that copies the teacher
+    more closely also predicts the truth better there.
+    """
+    if len(args.variants) < 3:
+        return ""
+    lines = [
+        "",
+        "",
+        "Fidelity and RMSE across the variants: both centred on each seed's "
+        "mean over the variants, pooled over seeds; the correlation, and the "
+        "change in RMSE / teacher per 0.01 of fidelity error (least squares).",
+        "",
+        "| dataset | correlation | RMSE / teacher per 0.01 fidelity | pairs |",
+        "|---|---|---|---|",
+    ]
+    for name in args.datasets:
+        # (variants, seeds, [ratio, fidelity, seconds])
+        r = np.array([results[(variant, name)] for variant in args.variants])
+        centred = r[:, :, :2] - r[:, :, :2].mean(axis=0)
+        ratio, fid = centred[..., 0].ravel(), centred[..., 1].ravel()
+        corr = np.corrcoef(fid, ratio)[0, 1]
+        slope = np.dot(fid, ratio) / np.dot(fid, fid)
+        lines.append(f"| {name} | {corr:.2f} | {0.01 * slope:+.4f} | {ratio.size} |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_data_arguments(parser, DATASETS[:4])
     add_task_arguments(parser, seeds=[1, 2])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
-    parser.add_argument("--out", default=None, help="write OUT.md")
+    parser.add_argument("--out", default=None, help="write OUT.md and OUT.csv")
     args = parser.parse_args()
     done = run_tasks(run_task, args)
     results = {}  # (variant, dataset) -> list of (ratio, fidelity, seconds)
@@ -221,9 +265,18 @@ def main():
             + " | ".join(cells)
             + f" | {np.mean(ratios):.3f} | {np.median(seconds):.1f} |"
         )
-    table = "\n".join(lines) + _paired(results, args)
+    table = "\n".join(lines) + _paired(results, args) + _coupling(results, args)
     print(table)
     if args.out:
+        with open(Path(args.out).with_suffix(".csv"), "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(
+                ["variant", "dataset", "seed", "ratio", "fidelity", "seconds"]
+            )
+            for variant in args.variants:
+                for name in args.datasets:
+                    for seed, scores in zip(args.seeds, results[(variant, name)]):
+                        writer.writerow([variant, name, seed, *scores])
         preamble = (
             "Cells: RMSE / teacher RMSE on the real test rows (fidelity RMSE, "
             f"student vs teacher), mean over seeds {args.seeds}; 'mean' over all "

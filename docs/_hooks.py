@@ -76,6 +76,14 @@ KNOWN_RESULTS = [
         "Tried, not kept: moving averages of the student's weights",
     ),
     (
+        "ablation_query_distribution.md",
+        "Tried, not kept: the base queries' scale mixture and the ascent retuned",
+    ),
+    (
+        "ablation_query_distribution_highdim.md",
+        "Tried, not kept: the scale mixture on the 384-feature check, 10 seeds",
+    ),
+    (
         "ascent_precision.md",
         "Ablation: the gap ascent in bfloat16 against float32, 10 seeds",
     ),

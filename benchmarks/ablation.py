@@ -89,6 +89,7 @@ VARIANTS = {
     ),
     "learning rate x1.41 ('auto' x 1.41, twice the old)": ({"lr_factor": 2**0.5}, {}),
     "16 passes (twice the steps)": ({"n_passes": 16}, {}),
+    "600k queries (1.5 times the steps)": ({"max_queries": 600_000}, {}),
     "800k queries (twice the steps)": ({"max_queries": 800_000}, {}),
     "200k queries, 16 passes (same steps, half the teacher calls)": (
         {"max_queries": 200_000, "n_passes": 16},

@@ -84,6 +84,10 @@ KNOWN_RESULTS = [
         "Tried, not kept: the scale mixture on the 384-feature check, 10 seeds",
     ),
     (
+        "ablation_budget.md",
+        "Ablation: 1.5 and 2 times the query budget, 10 seeds",
+    ),
+    (
         "ascent_precision.md",
         "Ablation: the gap ascent in bfloat16 against float32, 10 seeds",
     ),

@@ -62,17 +62,18 @@ def run_task(task):
     with torch.no_grad():
         t_test = teacher(torch.as_tensor(X_test)).numpy().ravel()
     n_features = X_train.shape[1]
+    low, high = X_train.min(axis=0), X_train.max(axis=0)
     ranges = {
         "loc": np.zeros(n_features),
         "scale": np.ones(n_features),
-        "low": X_train.min(axis=0),
-        "high": X_train.max(axis=0),
+        "low": low,
+        "high": high,
     }
     quantiles = InputDomain(
         X_train.mean(axis=0),
         X_train.std(axis=0),
-        low=X_train.min(axis=0),
-        high=X_train.max(axis=0),
+        low=low,
+        high=high,
         distribution="marginal",
         marginals=list(np.percentile(X_train, np.arange(101), axis=0).T),
         source="oracle: the training rows' percentiles",

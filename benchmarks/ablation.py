@@ -14,6 +14,7 @@ import argparse
 import csv
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,11 @@ from protocol import (  # noqa: E402
     write_markdown,
 )
 
-from skdistill import BoundedGapQueries, DataFreeDistillRegressor  # noqa: E402
+from skdistill import (  # noqa: E402
+    BoundedGapQueries,
+    DataFreeDistillRegressor,
+    InputDomain,
+)
 
 # name -> (estimator parameters, BoundedGapQueries parameters)
 VARIANTS = {
@@ -135,7 +140,34 @@ VARIANTS = {
         {"student_init": "teacher"},
         {},
     ),
+    "copy the teacher on every input (noise_features=None, the old default)": (
+        {"noise_features": None},
+        {},
+    ),
+    "noise features averaged, but rescaled and steered like the others": (
+        {"rescaled_noise": True},
+        {},
+    ),
 }
+
+
+@contextmanager
+def _naive_noise_queries(naive):
+    """With ``naive``, queries treat the averaged features like any other.
+
+    The student still ignores them, but the base queries rescale them and the
+    gap ascent moves them: what averaging over them costs without drawing
+    them from the base distribution only.
+    """
+    if not naive:
+        yield
+        return
+    averaged = InputDomain.averaged
+    InputDomain.averaged = property(lambda self: np.zeros(self.n_features, bool))
+    try:
+        yield
+    finally:
+        InputDomain.averaged = averaged
 
 
 def run_task(task):
@@ -158,6 +190,8 @@ def run_task(task):
                 1e-2 * (batch_size / 256) ** 0.5 * min(1.0, (16 / X_te.shape[1]) ** 0.5)
             )
             params["learning_rate"] = auto * factor
+        naive = bool(params.get("rescaled_noise"))
+        params = {k: v for k, v in params.items() if k != "rescaled_noise"}
         d = DataFreeDistillRegressor(
             teacher,
             query_strategy=BoundedGapQueries(**strategy),
@@ -166,7 +200,8 @@ def run_task(task):
             **params,
         )
         start = time.perf_counter()
-        d.fit()
+        with _naive_noise_queries(naive):
+            d.fit()
         seconds = time.perf_counter() - start
         pred = d.predict(X_te)
         ratio = rmse(pred, y_te) / rmse(t_test, y_te)

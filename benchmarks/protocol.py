@@ -28,6 +28,14 @@ CACHE = Path(__file__).parent / "cache"
 HIGHDIM = "highdim384"
 # The paper's shared datasets, then the synthetic high-dimensional check.
 DATASETS = ["compactiv", "cpusmall", "mv", "puma32h", HIGHDIM]
+# Synthetic sets whose irrelevant inputs are known (make_noise_inputs): name ->
+# the indices of the inputs that do not bear on the target.
+NOISE_INPUTS = {
+    "friedman1_5": [],
+    "friedman1": list(range(5, 10)),
+    "friedman1_30": list(range(5, 30)),
+    "sparse_linear": list(range(5, 20)),
+}
 
 
 def add_data_arguments(parser, datasets=DATASETS):
@@ -108,14 +116,45 @@ def make_highdim(n_samples=8192, n_features=384, n_latent=10, random_state=0):
     return X, y
 
 
+def make_noise_inputs(name, n_samples=8192, random_state=0):
+    """A synthetic set whose irrelevant inputs are known (``NOISE_INPUTS``).
+
+    ``friedman1_5``, ``friedman1`` and ``friedman1_30``: Friedman's first
+    function of 5 inputs (noise 1) with 0, 5 or 25 more inputs that do not
+    bear on it; ``sparse_linear``: a linear target of the first 5 of 20
+    Gaussian inputs (``make_regression``, noise 10). Fixed data
+    (``random_state``); the split still follows the protocol's ``seed``.
+    """
+    from sklearn.datasets import make_friedman1, make_regression
+
+    if name.startswith("friedman1"):
+        n_features = {"friedman1_5": 5, "friedman1": 10, "friedman1_30": 30}[name]
+        return make_friedman1(
+            n_samples, n_features=n_features, noise=1.0, random_state=random_state
+        )
+    if name == "sparse_linear":
+        return make_regression(
+            n_samples,
+            n_features=20,
+            n_informative=5,
+            noise=10.0,
+            shuffle=False,
+            random_state=random_state,
+        )
+    raise ValueError(f"unknown synthetic set {name!r}")
+
+
 def load_split(data_dir, name, seed):
     """Return standardised (X_train, y_train, X_val, y_val, X_test, y_test).
 
-    ``name`` is a ``.npz`` file in ``data_dir``, or ``"highdim384"`` for the
-    synthetic high-dimensional check (:func:`make_highdim`).
+    ``name`` is a ``.npz`` file in ``data_dir``, ``"highdim384"`` for the
+    synthetic high-dimensional check (:func:`make_highdim`), or one of the
+    synthetic sets with known irrelevant inputs (:func:`make_noise_inputs`).
     """
     if name == HIGHDIM:
         X, y = make_highdim()
+    elif name in NOISE_INPUTS:
+        X, y = make_noise_inputs(name)
     else:
         data = np.load(Path(data_dir) / f"{name}.npz", allow_pickle=False)
         X, y = data["X"], data["y"]

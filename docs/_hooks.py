@@ -37,6 +37,18 @@ KNOWN_RESULTS = [
         "paper_table_avx2_highdim.md",
         "Paper table, 384-feature check, on a CPU without bfloat16 (3 seeds)",
     ),
+    (
+        "noise_features.md",
+        "The teacher's noise inputs: which features the student averages over",
+    ),
+    (
+        "ablation_noise_features.md",
+        "Ablation: averaging over the teacher's noise inputs, 10 seeds",
+    ),
+    (
+        "paper_table_noise_features.md",
+        "Paper table, puma32h and mv with noise_features (ours, ours+X; 3 seeds)",
+    ),
     ("learning_curves.md", "Learning curves: fidelity against queries and seconds"),
     ("paper_table_ablation.md", "Ablation of the defaults on the paper's teachers"),
     (

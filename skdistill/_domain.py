@@ -6,6 +6,8 @@ strategies take their optimisation steps, and the *input space* the teacher
 sees, plus hard per-feature bounds that every query respects.
 """
 
+import copy
+
 import numpy as np
 import torch
 from scipy.special import ndtri
@@ -86,9 +88,13 @@ class InputDomain:
         such boxes, weighted by the training samples that reached them.
         ``marginals`` is needed too (for quantile-based strategies).
     ignored : array-like of bool, default=None
-        Features the teacher provably ignores (e.g. never split on by a tree
-        ensemble): queries hold them constant and the student's input
-        standardisation maps them to zero.
+        Features the student does not take as input: its input
+        standardisation maps them to zero. Those of zero ``scale`` (e.g. never
+        split on by a tree ensemble) stay constant in queries; the others
+        (the teacher's noise inputs, ``noise_features_``) follow the base
+        distribution in every query, never rescaled or steered by a query
+        strategy, so that the student learns the teacher's average over
+        them.
     source : str, default="user"
         Where the domain came from, for the record (``domain_.source``).
 
@@ -342,13 +348,38 @@ class InputDomain:
 
     @property
     def input_scale(self):
-        """Scale used to standardise inputs: ``scale`` with zeros replaced by 1.
+        """Scale used to standardise the student's inputs.
 
-        Features the teacher ignores get a huge scale, so that the student
-        ignores them too.
+        ``scale`` with zeros replaced by 1, and a huge scale for ignored
+        features, so that the student ignores them.
         """
-        scale = np.where(self.scale > 0, self.scale, 1.0)
-        return np.where(self.ignored, _IGNORED_SCALE, scale)
+        return np.where(self.ignored, _IGNORED_SCALE, self._unit_scale)
+
+    @property
+    def _unit_scale(self):
+        """Scale of the queries' unit space: ``scale`` with zeros replaced by 1."""
+        return np.where(self.scale > 0, self.scale, 1.0)
+
+    @property
+    def averaged(self):
+        """Ignored features that vary in queries (boolean mask).
+
+        The student learns the teacher's average over them: queries draw them
+        from the base distribution only (:meth:`redraw_averaged`).
+        """
+        return self.ignored & (self.scale > 0)
+
+    def ignoring(self, features, source=None):
+        """Return a copy that also ignores ``features`` (a boolean mask).
+
+        ``source`` replaces the copy's ``source`` when given.
+        """
+        domain = copy.copy(self)
+        domain.__dict__.pop("_device_cache", None)
+        domain.ignored = self.ignored | np.asarray(features, dtype=bool)
+        if source is not None:
+            domain.source = source
+        return domain
 
     def box(self, width=3.0):
         """Return finite ``(low, high)``: the bounds, or ``loc ± width * scale``."""
@@ -403,7 +434,7 @@ class InputDomain:
 
     def _unit_rows(self, device):
         (rows,) = self._on_device(
-            "rows", device, lambda: [(self.rows - self.loc) / self.input_scale]
+            "rows", device, lambda: [(self.rows - self.loc) / self._unit_scale]
         )
         return rows
 
@@ -445,8 +476,8 @@ class InputDomain:
                 np.clip(np.minimum(box_high, high), low, high), box_low
             )
             return (
-                (box_low - self.loc) / self.input_scale,
-                (box_high - self.loc) / self.input_scale,
+                (box_low - self.loc) / self._unit_scale,
+                (box_high - self.loc) / self._unit_scale,
                 weights,
             )
 
@@ -458,7 +489,7 @@ class InputDomain:
             # Padded with +inf so that each row stays sorted for searchsorted.
             table = np.full((self.n_features, width), np.inf)
             for j, v in enumerate(self.marginals):
-                table[j, : v.size] = (v - self.loc[j]) / self.input_scale[j]
+                table[j, : v.size] = (v - self.loc[j]) / self._unit_scale[j]
             return table, [v.size for v in self.marginals]
 
         return self._on_device("marginals", device, build)
@@ -474,7 +505,7 @@ class InputDomain:
         columns = self.rows.T if self.rows is not None else self.marginals
         return np.column_stack(
             [
-                np.quantile((v - self.loc[j]) / self.input_scale[j], u[:, j])
+                np.quantile((v - self.loc[j]) / self._unit_scale[j], u[:, j])
                 for j, v in enumerate(columns)
             ]
         )
@@ -515,7 +546,7 @@ class InputDomain:
 
     def to_unit(self, x):
         """Map input-space points to the unit space (constant features map to 0)."""
-        return (x - self._tensor(self.loc, x)) / self._tensor(self.input_scale, x)
+        return (x - self._tensor(self.loc, x)) / self._tensor(self._unit_scale, x)
 
     def clip(self, x):
         """Clip input-space points to ``[low, high]``."""
@@ -523,13 +554,28 @@ class InputDomain:
 
     def clip_unit(self, z):
         """Clip unit-space points so that they map inside the bounds."""
-        low = (self.low - self.loc) / self.input_scale
-        high = (self.high - self.loc) / self.input_scale
+        low = (self.low - self.loc) / self._unit_scale
+        high = (self.high - self.loc) / self._unit_scale
         return torch.clamp(z, self._tensor(low, z), self._tensor(high, z))
 
     def sample(self, n, generator, device="cpu"):
         """Draw ``n`` queries from the base distribution, in the input space."""
         return self.to_input(self.sample_unit(n, generator, device))
+
+    def redraw_averaged(self, x, generator):
+        """Return ``x`` with its :attr:`averaged` features drawn afresh.
+
+        Whatever a query strategy did to them (rescaled, climbed the gap),
+        they then follow the base distribution, independent of the other
+        features, as the teacher's average over them requires. ``x`` itself
+        is returned, drawing nothing, when no feature is averaged.
+        """
+        averaged = self.averaged
+        if not averaged.any():
+            return x
+        fresh = self.sample(x.shape[0], generator, x.device)
+        columns = torch.as_tensor(averaged, device=x.device)
+        return torch.where(columns, fresh.to(x.dtype), x)
 
     def contains(self, x, atol=1e-5):
         """Return whether every row of ``x`` (numpy or tensor) lies within the bounds."""

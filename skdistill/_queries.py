@@ -113,16 +113,24 @@ def _base_unit(n, context, scale_mixture, scale_range, rescale):
     its own, so a query has a few features far out and the rest near the
     core, as a real row with an outlier has; with ``"row"`` one factor
     rescales a whole query. Only for normal domains: boxes and empirical
-    domains have their own extent.
+    domains have their own extent. Features the student averages over
+    (``domain.averaged``) are never rescaled: the average is over the base
+    distribution.
     """
-    z = context.domain.sample_unit(n, context.generator, context.device)
-    if scale_mixture > 0 and n > 0 and context.domain.distribution == "normal":
+    domain = context.domain
+    z = domain.sample_unit(n, context.generator, context.device)
+    if scale_mixture > 0 and n > 0 and domain.distribution == "normal":
         shape = z.shape if rescale == "feature" else (n, 1)
         log_factor = _log_factors(
             shape, scale_mixture, scale_range, context.generator, context.device
         )
+        averaged = domain.averaged
+        if averaged.any():
+            log_factor = log_factor.expand(z.shape).masked_fill(
+                torch.as_tensor(averaged, device=z.device), 0.0
+            )
         z = z * log_factor.exp_()
-    return context.domain.clip_unit(z)
+    return domain.clip_unit(z)
 
 
 def _log_factors(shape, p, scale_range, generator, device):
@@ -529,8 +537,12 @@ class BoundedGapQueries(QueryStrategy):
         z = self._base(n_seeds, context)
         xs, ys = [], []
         # Fewer than 2 * n_steps queries (a budget's last few): no climb.
+        # The probes stay put along averaged features, which must follow the
+        # base distribution.
+        steered = torch.as_tensor(~domain.averaged, device=context.device)
         for _ in range(self.n_steps if n_seeds else 0):
             u = torch.randn(z.shape, generator=context.generator, device=context.device)
+            u = u * steered
             probes = domain.clip_unit(
                 torch.cat([z + self.mutation_scale * u, z - self.mutation_scale * u])
             )

@@ -94,7 +94,11 @@ class QueryRounds:
             if isinstance(made, tuple):  # already labelled by the strategy
                 x, y = (t.detach() for t in made)
             else:
-                x = made.detach()
+                # Features the student averages over follow the base
+                # distribution, whatever the strategy did to them.
+                x = self.context.domain.redraw_averaged(
+                    made.detach(), self.context.generator
+                )
                 if not _all_finite(x):
                     raise RuntimeError(
                         f"The query strategy {type(self.strategy).__name__} made "

@@ -253,11 +253,12 @@ class _NaNOnCall(nn.Module):
 
 @pytest.mark.filterwarnings("ignore::skdistill.exceptions.InvalidTeacherOutputWarning")
 def test_a_start_the_teacher_leaves_unanswered_is_random_or_an_error():
-    # Calls: the probe, the hold-out, the first-layer check, the start's queries.
-    d = DataFreeDistillRegressor(_NaNOnCall(nan_call=4), **FAST).fit()
+    # Calls: the probe, the hold-out, its input gradients (noise_features), the
+    # first-layer check, the start's queries.
+    d = DataFreeDistillRegressor(_NaNOnCall(nan_call=5), **FAST).fit()
     assert d.student_init_["method"] == "random"
     assert "answered 0 of the 512 queries" in d.student_init_["reason"]
     with pytest.raises(ValueError, match="answered 0 of the 512 queries"):
         DataFreeDistillRegressor(
-            _NaNOnCall(nan_call=4), student_init="teacher", **FAST
+            _NaNOnCall(nan_call=5), student_init="teacher", **FAST
         ).fit()

@@ -41,8 +41,8 @@ from protocol import (  # noqa: E402
 
 from skdistill import DataFreeDistillRegressor  # noqa: E402
 from skdistill._sensitivity import (  # noqa: E402
-    _FLOOR_MIN_SIZE,
     _FLOOR_SPREAD,
+    floor_splits,
     input_sensitivity,
     noise_floor,
 )
@@ -56,10 +56,9 @@ def nearest_floor(share):
     """
     s = np.sort(share)[::-1]
     best = (0.0, np.nan, 0, np.nan)
-    for k in range(1, s.size - _FLOOR_MIN_SIZE + 1):
-        spread = s[k] / s[-1]
-        if spread <= _FLOOR_SPREAD and s[k - 1] / s[k] > best[0]:
-            best = (s[k - 1] / s[k], spread, s.size - k, s[k:].sum())
+    for k, gap, spread, floor_share in floor_splits(s):
+        if spread <= _FLOOR_SPREAD and gap > best[0]:
+            best = (gap, spread, s.size - k, floor_share)
     return best
 
 

@@ -36,7 +36,7 @@ was found.
 import numpy as np
 import torch
 
-__all__ = ["input_sensitivity", "noise_floor"]
+__all__ = ["floor_splits", "input_sensitivity", "noise_floor"]
 
 # The rule of noise_floor; see the module docstring.
 _FLOOR_GAP = 4.0
@@ -72,7 +72,7 @@ def input_sensitivity(teacher, x, scale, y_scale):
     """
     total = torch.zeros(x.shape[1], dtype=torch.float64, device=x.device)
     for start in range(0, x.shape[0], _CHUNK):
-        chunk = x[start : start + _CHUNK].detach().clone().requires_grad_(True)
+        chunk = x[start : start + _CHUNK].detach().requires_grad_(True)
         try:
             with torch.enable_grad():
                 y = teacher(chunk) / y_scale
@@ -100,6 +100,31 @@ def input_sensitivity(teacher, x, scale, y_scale):
     return total / norm if norm > 0 else total
 
 
+def floor_splits(sorted_share):
+    """Yield every way to split sorted shares into kept features and a floor.
+
+    Parameters
+    ----------
+    sorted_share : ndarray of shape (n,)
+        Positive sensitivities, largest first.
+
+    Yields
+    ------
+    k, gap, spread, floor_share : int, float, float, float
+        The floor is ``sorted_share[k:]`` (at least ``_FLOOR_MIN_SIZE``
+        features): how many times below the lowest kept feature it sits, how
+        far apart its own features are, and its fraction of the total.
+    """
+    total, lowest = sorted_share.sum(), sorted_share[-1]
+    for k in range(1, sorted_share.size - _FLOOR_MIN_SIZE + 1):
+        yield (
+            k,
+            sorted_share[k - 1] / sorted_share[k],
+            sorted_share[k] / lowest,
+            sorted_share[k:].sum() / total,
+        )
+
+
 def noise_floor(share, eligible):
     """Return the features in the teacher's noise floor, as a boolean mask.
 
@@ -123,17 +148,12 @@ def noise_floor(share, eligible):
     if candidates.size < _FLOOR_MIN_SIZE + 1 or not (share[candidates] > 0).all():
         return mask
     order = candidates[np.argsort(-share[candidates], kind="stable")]
-    sorted_share = share[order]
-    lowest = sorted_share[-1]
-    # Split after the k-th most sensitive feature: the first split that
-    # leaves a floor below it is the largest floor.
-    for k in range(1, order.size - _FLOOR_MIN_SIZE + 1):
-        gap = sorted_share[k - 1] / sorted_share[k]
-        spread = sorted_share[k] / lowest
+    # The first split that leaves a floor below it is the largest floor.
+    for k, gap, spread, floor_share in floor_splits(share[order]):
         if (
             gap >= _FLOOR_GAP
             and spread <= _FLOOR_SPREAD
-            and sorted_share[k:].sum() <= _FLOOR_MAX_SHARE * sorted_share.sum()
+            and floor_share <= _FLOOR_MAX_SHARE
         ):
             mask[order[k:]] = True
             break

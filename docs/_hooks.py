@@ -38,6 +38,10 @@ KNOWN_RESULTS = [
         "Paper table, 384-feature check, on a CPU without bfloat16 (3 seeds)",
     ),
     (
+        "paper_table_amx_highdim.md",
+        "Paper table, 384-feature check, 10 seeds (bounded gap, ours; Intel AMX)",
+    ),
+    (
         "noise_features.md",
         "The teacher's noise inputs: which features the student averages over",
     ),
@@ -98,6 +102,10 @@ KNOWN_RESULTS = [
     (
         "ablation_budget.md",
         "Ablation: 1.5 and 2 times the query budget, 10 seeds",
+    ),
+    (
+        "ablation_alpha.md",
+        "Tried, not kept: fewer ascending queries and a narrower mixture, 10 seeds",
     ),
     (
         "ascent_precision.md",

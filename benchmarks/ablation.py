@@ -11,7 +11,6 @@ Example (the table in ``results/paper_table_ablation.md``)::
 """
 
 import argparse
-import csv
 import sys
 import time
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from protocol import (  # noqa: E402
     rmse,
     run_tasks,
     teacher_for,
+    write_csv,
     write_markdown,
 )
 
@@ -304,15 +304,16 @@ def main():
     table = "\n".join(lines) + _paired(results, args) + _coupling(results, args)
     print(table)
     if args.out:
-        with open(Path(args.out).with_suffix(".csv"), "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(
-                ["variant", "dataset", "seed", "ratio", "fidelity", "seconds"]
-            )
-            for variant in args.variants:
-                for name in args.datasets:
-                    for seed, scores in zip(args.seeds, results[(variant, name)]):
-                        writer.writerow([variant, name, seed, *scores])
+        write_csv(
+            args.out,
+            ["variant", "dataset", "seed", "ratio", "fidelity", "seconds"],
+            (
+                [variant, name, seed, *scores]
+                for variant in args.variants
+                for name in args.datasets
+                for seed, scores in zip(args.seeds, results[(variant, name)])
+            ),
+        )
         preamble = (
             "Cells: RMSE / teacher RMSE on the real test rows (fidelity RMSE, "
             f"student vs teacher), mean over seeds {args.seeds}; 'mean' over all "

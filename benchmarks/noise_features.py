@@ -19,7 +19,6 @@ Example (``results/noise_features.md``)::
 """
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ from protocol import (  # noqa: E402
     rmse,
     run_tasks,
     teacher_for,
+    write_csv,
     write_markdown,
 )
 
@@ -188,10 +188,7 @@ def main():
     print(table)
     if args.out:
         fields = list(dict.fromkeys(key for row in rows for key in row))
-        with open(Path(args.out).with_suffix(".csv"), "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(args.out, fields, ([row.get(k, "") for k in fields] for row in rows))
         preamble = (
             "Sensitivity: each feature's share of the teacher's mean squared input "
             "gradient on 2,048 N(0, 1) queries. A noise floor: at least 2 features "

@@ -25,7 +25,6 @@ Example (the issue-2 table)::
 """
 
 import argparse
-import csv
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -46,6 +45,7 @@ from protocol import (  # noqa: E402
     rmse,
     save_figure,
     teacher_for,
+    write_csv,
     write_markdown,
 )
 
@@ -407,10 +407,7 @@ def main():
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        with open(out.with_suffix(".csv"), "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(out, list(rows[0]), (row.values() for row in rows))
         plot(rows, out.with_suffix(".png"))
         preamble = (
             f"Total wall time: {total:.0f} s with {args.jobs} job(s) of "

@@ -8,6 +8,7 @@ epochs without validation improvement). Teachers are cached on disk.
 """
 
 import copy
+import csv
 import os
 import shlex
 import sys
@@ -252,6 +253,16 @@ def median_seconds(fn, repeats=5):
         fn()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def write_csv(out, header, rows):
+    """Write ``header`` and ``rows`` (sequences of values) to ``OUT.csv``."""
+    path = Path(out).with_suffix(".csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
 
 
 def write_markdown(out, table, preamble=""):

@@ -21,7 +21,6 @@ Example (``results/weight_averaging.md``)::
 """
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ from protocol import (  # noqa: E402
     rmse,
     run_tasks,
     teacher_for,
+    write_csv,
     write_markdown,
 )
 
@@ -226,12 +226,11 @@ def main():
     table += "\n\n" + _trend_table(done, args.datasets, args.trend_rounds)
     print(table)
     if args.out:
-        with open(Path(args.out).with_suffix(".csv"), "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(
-                ["dataset", "seed", "student", "ratio", "rmse", "fidelity", "holdout"]
-            )
-            writer.writerows(rows)
+        write_csv(
+            args.out,
+            ["dataset", "seed", "student", "ratio", "rmse", "fidelity", "holdout"],
+            rows,
+        )
         preamble = (
             f"Seeds {args.seeds}; 50-unit student; no labels anywhere. RMSE against "
             "the true target and fidelity (student vs teacher RMSE) on the real "

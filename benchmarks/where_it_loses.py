@@ -25,7 +25,6 @@ Example (``results/where_it_loses.md``)::
 """
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from protocol import (  # noqa: E402
     add_task_arguments,
     run_tasks,
     teacher_for,
+    write_csv,
     write_markdown,
 )
 
@@ -166,10 +166,9 @@ def main():
     ranges = _ranges_table(done, args.datasets)
     print(fidelity + "\n\n" + ranges)
     if args.out:
-        with open(Path(args.out).with_suffix(".csv"), "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["dataset", "fit", "max_abs_x", "test_rows", "fidelity"])
-            writer.writerows(rows)
+        write_csv(
+            args.out, ["dataset", "fit", "max_abs_x", "test_rows", "fidelity"], rows
+        )
         preamble = (
             "Fidelity error (student vs teacher RMSE) on the real test rows, pooled "
             f"over seeds {args.seeds}, by the row's largest standardised feature "

@@ -10,7 +10,6 @@ from ._export import (
     save_weights,
 )
 from ._history import DistillationHistory
-from ._optimizer import LeanAdam
 from ._plotting import DistillationCurveDisplay, TeacherStudentDisplay
 from ._queries import (
     BoundedGapQueries,
@@ -42,7 +41,6 @@ __all__ = [
     "MLPStudent",
     "StandardizedModule",
     "StudentNet",
-    "LeanAdam",
     "WarmupCosineLR",
     "fidelity_score",
     "fidelity_scorer",

@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
@@ -31,6 +31,7 @@ from skorch.callbacks import Callback, LRScheduler
 
 __all__ = [
     "Checkpoint",
+    "FitState",
     "RoundCheckpoint",
     "capture_state",
     "check_resumable",
@@ -39,8 +40,9 @@ __all__ = [
     "restore_strategy",
 ]
 
-_FORMAT = 3  # 2: the bare module's weights, without its standardisation; 3: the
-# student's replay window
+_FORMAT = 4  # 2: the bare module's weights, without its standardisation; 3: the
+# student's replay window; 4: the best round's weights with the standardisation,
+# and the history's first round of the fit
 _PREFIX = "round-"
 _STATE, _HISTORY, _META = "state.pt", "history.json", "meta.json"
 # Parameters that change neither the queries nor the student: a checkpoint
@@ -192,24 +194,28 @@ class RoundCheckpoint(Callback):
     ----------
     folder : str or path-like
         Where the ``round-NNNNNN`` folders go.
-    capture : callable or None
-        ``capture(net)`` returns ``(tensors, meta)``; set by ``fit`` once
-        every object it reads exists. Not pickled.
+    state : FitState
+        The live fit, read after every round (its query stream, generators,
+        strategy and hold-out). Let go of when training ends, and never
+        pickled.
     """
 
-    def __init__(self, folder, capture=None):
+    def __init__(self, folder, state=None):
         self.folder = folder
-        self.capture = capture
+        self.state = state
 
     def on_epoch_end(self, net, **kwargs):
-        if self.capture is None:
+        if self.state is None:
             return
-        tensors, meta = self.capture(net)
+        tensors, meta = capture_state(net, self.state)
         save_checkpoint(self.folder, len(net.history), tensors, meta, net.history)
 
+    def on_train_end(self, net, **kwargs):
+        self.state = None
+
     def __getstate__(self):
-        # The capture reads the live fit (torch generators are not picklable).
-        return {**self.__dict__, "capture": None}
+        # The live fit holds torch generators, which are not picklable.
+        return {**self.__dict__, "state": None}
 
 
 def _keep_best(net):
@@ -224,26 +230,30 @@ def _schedulers(net):
     }
 
 
-def capture_state(
-    net, *, teacher, stream, generator, rng, strategy, holdout, probe, domain, meta
-):
+def capture_state(net, state):
     """Return ``(tensors, meta)``: everything a resumed fit needs after this round."""
+    stream = state.stream
     rounds = stream.rounds
     keep_best = _keep_best(net)
-    strategy_tensors, strategy_meta = _strategy_state(strategy)
+    strategy_tensors, strategy_meta = _strategy_state(rounds.strategy)
+    domain, (holdout_x, holdout_y), (probe_x, probe_y) = (
+        state.domain,
+        state.holdout,
+        state.probe,
+    )
     tensors = {
-        "module": net.module_.state_dict(),
+        "module": net.module_.inner.state_dict(),
         "optimizer": net.optimizer_.state_dict(),
         "schedulers": {
             name: scheduler.state_dict() for name, scheduler in _schedulers(net).items()
         },
         "best_weights": keep_best.best_model_weights_,
-        "generator": generator.get_state(),
+        "generator": state.generator.get_state(),
         "torch_rng": torch.get_rng_state(),
-        "holdout_x": holdout[0].cpu(),
-        "holdout_y": holdout[1].cpu(),
-        "probe_x": probe[0].cpu(),
-        "probe_y": probe[1].cpu(),
+        "holdout_x": holdout_x.cpu(),
+        "holdout_y": holdout_y.cpu(),
+        "probe_x": probe_x.cpu(),
+        "probe_y": probe_y.cpu(),
         "domain": {
             name: torch.from_numpy(np.asarray(getattr(domain, name), dtype=np.float64))
             for name in ("loc", "scale", "low", "high")
@@ -251,16 +261,18 @@ def capture_state(
         "strategy": strategy_tensors,
         "window": stream.window_state(),
     }
+    teacher = rounds.context.teacher
     meta = {
-        **meta,
+        **state.meta,
         "format": _FORMAT,
         "n_rounds": len(net.history),
+        "first_round": state.first_round,
         "used": rounds.used,
         "n_labelled": rounds.n_labelled,
         "n_teacher_queries": teacher.n_queries,
         "n_invalid_queries": teacher.n_invalid,
         "seconds": net.history[-1, "seconds"],
-        "numpy_rng": rng.bit_generator.state,
+        "numpy_rng": rounds.context.rng.bit_generator.state,
         "keep_best": {
             "dynamic_threshold_": float(keep_best.dynamic_threshold_),
             "best_epoch_": int(keep_best.best_epoch_),
@@ -341,3 +353,180 @@ class ResumeState(Callback):
         for name, value in (self.keep_best or {}).items():
             setattr(_keep_best(net), name, deepcopy(value))
         self.keep_best = self.optimizer = self.schedulers = None
+
+
+@dataclass
+class FitState:
+    """What one call to ``fit`` starts from, and the live fit a checkpoint reads.
+
+    Built by :meth:`from_scratch`, :meth:`from_fitted` (a warm start goes on
+    training the fitted student) or :meth:`from_checkpoint` (a resumed fit
+    goes on from the last saved round). ``fit`` fills in the live part
+    (``holdout`` onwards) as it builds each piece.
+    """
+
+    seed: int = None
+    checkpoint: Checkpoint = None
+    carried_holdout: tuple = None
+    module: dict = None
+    x_units: tuple = None
+    optimizer: dict = None
+    new_cycle: bool = False
+    schedulers: dict = None
+    keep_best: dict = None
+    history: list = field(default_factory=list)
+    n_teacher_queries: int = 0
+    n_invalid_queries: int = 0
+    seconds: float = 0.0
+    budget: int = None
+    rounds: dict = None
+    first_round: int = 0
+    # The live fit, filled in by ``fit``.
+    holdout: tuple = None
+    probe: tuple = None
+    domain: object = None
+    generator: object = None
+    stream: object = None
+    meta: dict = None
+
+    @classmethod
+    def from_scratch(cls):
+        """A fit that starts afresh."""
+        return cls()
+
+    @classmethod
+    def from_fitted(cls, distiller):
+        """A warm start: the fitted ``distiller``'s student goes on training."""
+        student = distiller.student_
+        history = list(student.history)
+        scored = [
+            (row["holdout_loss"], row["epoch"])
+            for row in history
+            if "holdout_loss" in row
+        ]
+        keep_best = None
+        if scored:
+            # The student holds its best round: it is the one to beat.
+            loss, epoch = min(scored)
+            keep_best = {
+                "dynamic_threshold_": loss,
+                "best_epoch_": epoch,
+                "misses_": 0,
+                "best_model_weights_": student.module_.state_dict(),
+            }
+        return cls(
+            carried_holdout=distiller._holdout,
+            module=student.module_.inner.state_dict(),
+            x_units=tuple(u.cpu() for u in student.units[:2]),
+            optimizer=student.optimizer_.state_dict(),
+            new_cycle=True,
+            keep_best=keep_best,
+            history=history,
+            n_teacher_queries=distiller.n_teacher_queries_,
+            n_invalid_queries=distiller.n_invalid_queries_,
+            seconds=history[-1]["seconds"] if scored else 0.0,
+            first_round=len(history),
+        )
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint):
+        """A resumed fit, from a checkpoint read without pickle."""
+        tensors, meta = checkpoint.tensors, checkpoint.meta
+        return cls(
+            seed=meta["seed"],
+            checkpoint=checkpoint,
+            carried_holdout=(tensors["holdout_x"], tensors["holdout_y"]),
+            module=tensors["module"],
+            optimizer=tensors["optimizer"],
+            schedulers=tensors["schedulers"],
+            keep_best={
+                **meta["keep_best"],
+                "best_model_weights_": tensors["best_weights"],
+            },
+            history=checkpoint.history,
+            n_teacher_queries=meta["n_teacher_queries"],
+            n_invalid_queries=meta["n_invalid_queries"],
+            seconds=meta["seconds"],
+            budget=meta["budget"],
+            rounds={
+                "used": meta["used"],
+                "n_labelled": meta["n_labelled"],
+                "generator": tensors["generator"],
+                "torch_rng": tensors["torch_rng"],
+                "numpy_rng": meta["numpy_rng"],
+                "strategy": (tensors["strategy"], meta["strategy"]),
+                "window": tensors["window"],
+            },
+            first_round=meta["first_round"],
+        )
+
+    @property
+    def continued(self):
+        """Whether the fit goes on from a fitted student or a checkpoint."""
+        return self.carried_holdout is not None
+
+    def check(self, fingerprint, teacher, device, domain, probe):
+        """Return the carried hold-out on ``device``, after checking it fits."""
+        if self.checkpoint is not None:
+            check_resumable(self.checkpoint, fingerprint, teacher, device, domain, probe)
+        x, y = (t.to(device) for t in self.carried_holdout)
+        what = "the checkpoint" if self.checkpoint is not None else "the fitted student_"
+        if x.shape[1] != teacher.n_features or y.shape[1] != probe[1].shape[1]:
+            raise ValueError(
+                f"The teacher takes {teacher.n_features} features and returns "
+                f"{probe[1].shape[1]} outputs, but {what} was fitted for "
+                f"{x.shape[1]} and {y.shape[1]}. Set warm_start=False (or another "
+                "checkpoint_dir) to start afresh."
+            )
+        return x, y
+
+    def resume_callbacks(self):
+        """The callback that puts back what skorch resets when training begins."""
+        if not self.continued:
+            return []
+        resume = ResumeState(
+            keep_best=self.keep_best,
+            optimizer=None if self.new_cycle else self.optimizer,
+            schedulers=self.schedulers,
+        )
+        return [("resume", resume)]
+
+    def load_student(self, student):
+        """Put the continued student's weights, history and optimizer in place."""
+        if not self.continued:
+            return
+        try:
+            student.module_.inner.load_state_dict(self.module)
+        except RuntimeError as exc:
+            raise ValueError(
+                "warm_start=True continues the fitted student_, but the student the "
+                "current parameters build has another architecture. Set "
+                "warm_start=False to start afresh."
+            ) from exc
+        student.history.extend(deepcopy(self.history))
+        if self.new_cycle:
+            # A warm start keeps the optimizer's running statistics but takes
+            # the current hyperparameters: a new learning-rate cycle.
+            optimizer = student.optimizer_
+            fresh = [
+                {k: v for k, v in group.items() if k != "params"}
+                for group in optimizer.param_groups
+            ]
+            optimizer.load_state_dict(self.optimizer)
+            for group, hyperparameters in zip(optimizer.param_groups, fresh):
+                group.update(hyperparameters)
+                group["initial_lr"] = group["lr"]
+
+    def restore_rounds(self, stream, generator, device):
+        """Put a resumed fit's query stream where the checkpoint left it."""
+        if self.rounds is None:
+            return
+        state, rounds = self.rounds, stream.rounds
+        stream.load_window_state(state["window"], device)
+        tensors, meta = state["strategy"]
+        restore_strategy(rounds.strategy, tensors, meta, device)
+        rounds.used = state["used"]
+        rounds.n_labelled = state["n_labelled"]
+        generator.set_state(state["generator"])
+        rounds.context.rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])

@@ -29,6 +29,8 @@ from ._introspection import _unwrap
 from ._student import MLPStudent
 
 __all__ = [
+    "StudentStart",
+    "plan_start",
     "FirstLayer",
     "find_first_layer",
     "init_from_first_layer",
@@ -285,3 +287,97 @@ def mlp_student_depth(student, hidden_layer_sizes):
             sizes = inspect.signature(module).parameters["hidden_layer_sizes"].default
         return len(tuple(sizes) if np.iterable(sizes) else (sizes,))
     return None
+
+
+# student_init="auto" starts from the teacher's units when they fit it this well.
+_INIT_MIN_R2 = 0.8
+
+
+@dataclass
+class StudentStart:
+    """Where the student starts: ``record`` is ``student_init_``.
+
+    With a ``first_layer``, the queries ``x`` and the teacher's answers ``y``
+    fit the student's start on it (:meth:`apply`) and then train it too.
+    """
+
+    record: dict
+    first_layer: object = None
+    x: object = None
+    y: object = None
+    forced: bool = False
+
+    def apply(self, module, units, ignored):
+        """Start the bare ``module`` from the teacher's first layer, if any."""
+        if self.first_layer is None:
+            return
+        record = init_from_first_layer(
+            module,
+            self.first_layer,
+            self.x,
+            self.y,
+            units,
+            ignored=ignored,
+            min_r2=None if self.forced else _INIT_MIN_R2,
+        )
+        if not record.pop("applied"):
+            self.record.update(
+                method="random",
+                reason=(
+                    f"the teacher's {record['n_units']} most important first-layer "
+                    f"units reproduce it with R² {record['r2']:.3f} < {_INIT_MIN_R2} "
+                    "on the domain"
+                ),
+            )
+        self.record.update(record)
+
+
+def plan_start(student_init, student, hidden_sizes, teacher, probe, domain, n_queries,
+               generator, device, continued=False):
+    """Read the teacher's first layer and label the queries to fit on it.
+
+    Returns a :class:`StudentStart`: from the teacher's first layer when
+    ``student_init`` allows it and the teacher shows one, labelling
+    ``n_queries`` queries of ``domain``; else at random (or, ``continued``,
+    from a carried student). ``student_init="teacher"`` raises when the
+    teacher shows no first layer.
+    """
+    if continued:
+        return StudentStart({"method": "carried", "reason": "the fit continues a fitted student"})
+    if student_init == "random":
+        return StudentStart({"method": "random", "reason": "student_init='random'"})
+    depth = mlp_student_depth(student, hidden_sizes)
+    first_layer = None
+    if depth is None:
+        reason = "the student's module is not an MLPStudent"
+    elif depth > 1 and student_init == "auto":
+        reason = (
+            "student_init='auto' starts only one-hidden-layer students from the "
+            "teacher; student_init='teacher' starts the first layer of deeper ones"
+        )
+    else:
+        first_layer, reason = find_first_layer(teacher, probe[0], domain.scale)
+    if first_layer is not None:
+        x = domain.sample(n_queries, generator, device)
+        x, y = teacher.drop_invalid(x, teacher.predict(x))
+        if x.shape[0] < 2:
+            first_layer = None
+            reason = (
+                f"the teacher answered {x.shape[0]} of the {n_queries} queries that "
+                "would fit the start"
+            )
+    if first_layer is None:
+        if student_init == "teacher":
+            raise ValueError(
+                f"student_init='teacher' cannot start the student from the "
+                f"teacher {teacher.name}: {reason}. Use student_init='auto' "
+                "(which then starts at random) or 'random'."
+            )
+        return StudentStart({"method": "random", "reason": reason})
+    record = {
+        "method": "teacher",
+        "reason": "the teacher's first layer",
+        "origin": first_layer.origin,
+        "n_queries": int(n_queries),
+    }
+    return StudentStart(record, first_layer, x, y, forced=student_init == "teacher")

@@ -21,22 +21,14 @@ that does matter. ``noise_floor`` finds such a set of features: at least
 matter only a little but each in its own way spread out instead of
 clustering, and no floor is found.
 
-Measured at 10 seeds (``benchmarks/results/noise_features.md``): on
-synthetic sets whose irrelevant inputs are known (Friedman's function with 5
-or 25 extra inputs, a linear target of 5 of 20 inputs), the floor was exactly
-those inputs on every seed, with gaps of 17 to 116; with no such inputs,
-none was found. On the paper's puma32h, whose target depends on 4 of its 32
-inputs, the 28 others formed the floor at every seed (gaps of 6.0 to 13.3,
-spreads up to 3.8), and on mv 2 or 3 of its 10 inputs (gaps of 5.0 to 36).
-On compactiv, cpusmall and the 384-feature check no set of features within
-a factor 8 of each other sat more than 3.0 times below the rest, and no floor
-was found.
+How well the floor finds such inputs, on synthetic sets and the paper's
+teachers, is in the docs' concepts page.
 """
 
 import numpy as np
 import torch
 
-__all__ = ["floor_splits", "input_sensitivity", "noise_floor"]
+__all__ = ["floor_splits", "input_sensitivity", "noise_feature_mask", "noise_floor"]
 
 # The rule of noise_floor; see the module docstring.
 _FLOOR_GAP = 4.0
@@ -157,4 +149,74 @@ def noise_floor(share, eligible):
         ):
             mask[order[k:]] = True
             break
+    return mask
+
+
+def noise_feature_mask(noise_features, teacher, x, domain, y_scale, feature_names=None):
+    """Return ``(sensitivity, mask)`` for the ``noise_features`` parameter.
+
+    ``sensitivity`` is the teacher's :func:`input_sensitivity` on ``x`` (None
+    for a black-box teacher, or a torch teacher without input gradients);
+    ``mask`` marks the features the student averages over: the noise floor
+    for ``"auto"`` (none for a black-box teacher), none for ``None``, else
+    the given indices, names (looked up in ``feature_names``) or booleans.
+    """
+    n = domain.n_features
+    sensitivity = None
+    if teacher.differentiable:
+        sensitivity = input_sensitivity(teacher, x, domain.scale, y_scale)
+    if noise_features is None:
+        return sensitivity, np.zeros(n, dtype=bool)
+    if isinstance(noise_features, str):  # "auto"
+        if sensitivity is None:
+            return None, np.zeros(n, dtype=bool)
+        eligible = (domain.scale > 0) & ~domain.ignored
+        return sensitivity, noise_floor(sensitivity, eligible)
+    return sensitivity, _given_mask(noise_features, n, feature_names)
+
+
+def _given_mask(noise_features, n, feature_names):
+    """``noise_features`` given as indices, names or a mask, as a mask."""
+    given = np.asarray(noise_features)
+    if given.ndim != 1:
+        raise ValueError(
+            "noise_features must be 'auto', None, or a 1-D array-like of feature "
+            f"indices, names or booleans; got an array of shape {given.shape}."
+        )
+    mask = np.zeros(n, dtype=bool)
+    if given.size == 0:
+        return mask
+    if given.dtype.kind == "b":
+        if given.shape[0] != n:
+            raise ValueError(
+                f"noise_features as a boolean mask needs {n} values, one per "
+                f"feature; got {given.shape[0]}."
+            )
+        return given.copy()
+    if given.dtype.kind in "USO":
+        if feature_names is None:
+            raise ValueError(
+                "noise_features names features, but neither the teacher nor "
+                "fit(X) gave feature names; pass feature indices instead."
+            )
+        lookup = {str(name): j for j, name in enumerate(feature_names)}
+        unknown = [str(g) for g in given if str(g) not in lookup]
+        if unknown:
+            raise ValueError(
+                f"noise_features names {unknown}, which are not among the "
+                f"features {list(map(str, feature_names))}."
+            )
+        mask[[lookup[str(g)] for g in given]] = True
+        return mask
+    if given.dtype.kind not in "iu":
+        raise ValueError(
+            "noise_features must hold feature indices (integers), names "
+            f"(strings) or booleans; got values of dtype {given.dtype}."
+        )
+    bad = given[(given < -n) | (given >= n)]
+    if bad.size:
+        raise ValueError(
+            f"noise_features holds indices {bad.tolist()} outside the {n} features."
+        )
+    mask[given] = True
     return mask

@@ -13,8 +13,12 @@ import time
 import torch
 from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback
-from skorch.utils import TeeGenerator
+from skorch.utils import TeeGenerator, to_tensor
+from torch.nn.functional import mse_loss
 from torch.utils.data import DataLoader, IterableDataset
+
+from ._history import DistillationHistory
+from ._student import StandardizedModule, StandardizedMSELoss
 
 __all__ = [
     "QueryRounds",
@@ -306,41 +310,80 @@ _STEP_METHODS = ("train_step", "train_step_single", "infer", "get_loss")
 
 
 class StudentNet(NeuralNetRegressor):
-    """skorch's ``NeuralNetRegressor`` with a lean loop over ready-made batches.
+    """skorch's ``NeuralNetRegressor`` for a student distilled in standard units.
 
-    The distiller's default student. An epoch over :class:`ReadyBatches`
-    (one round of a :class:`SyntheticQueryStream`: float tensor batches,
-    already on the device) skips what skorch does per batch for data of any
-    kind, which cost about 15% of a small student's step on CPU: converting
-    each batch in ``infer`` and ``get_loss``, setting train mode on every
-    step, and calling every callback's batch hooks whether or not it
-    defines them. Such an epoch sets train mode once, steps the
-    optimizers on ``criterion_(module_(X), y)`` with skorch's closure and
+    The distiller's student. With ``units`` (the four statistics
+    ``(x_loc, x_scale, y_loc, y_scale)`` of a
+    :class:`~skdistill.StandardizedModule`), :meth:`initialize_module` wraps
+    the module it builds in a ``StandardizedModule``, so ``module_`` maps raw
+    inputs to the teacher's units (for ``predict``, export and
+    ``partial_fit`` on real rows, with a :class:`StandardizedMSELoss`
+    criterion), and ``module_.inner`` is the bare network.
+
+    An epoch over :class:`ReadyBatches` (one round of a
+    :class:`SyntheticQueryStream`: batches already standardised, on the
+    device) trains ``module_.inner`` on the mean squared error in standard
+    units. It also skips what skorch does per batch for data of any kind:
+    it sets train mode once, steps the optimizers with skorch's closure and
     step accumulator, calls only the batch hooks (``on_batch_begin``,
     ``on_grad_computed``, ``on_batch_end``) that a callback defines, and
     records the same per-batch history as skorch (``train_loss``,
-    ``train_batch_size``). Every other epoch (``fit`` or ``partial_fit`` on
-    real data, validation) runs skorch's own loop, as does a subclass that
-    overrides ``train_step``, ``train_step_single``, ``infer`` or
-    ``get_loss``.
+    ``train_batch_size``). Every other epoch runs skorch's own loop, as does
+    a subclass that overrides ``train_step``, ``train_step_single``,
+    ``infer`` or ``get_loss`` (on standardised batches too).
 
     Pass one as ``student=`` to keep this loop with your own settings, e.g.
     ``StudentNet(MLPStudent, module__n_features=8, callbacks=[...])``; the
-    distiller sets the rest as for any skorch net. Its default student also
-    steps with :class:`~skdistill.LeanAdam` (``optimizer=LeanAdam``, and
-    ``optimizer__fused=True`` where torch has the kernel), where skorch's
-    default optimizer is SGD.
+    distiller sets ``units`` and the rest as for any skorch net. Its history
+    is a :class:`~skdistill.DistillationHistory`.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance
+        The network, as for any skorch net.
+    units : tuple of 4 tensors or None, default=None
+        ``(x_loc, x_scale, y_loc, y_scale)``; None leaves ``module_`` bare.
+    **kwargs
+        Any parameter of :class:`skorch.NeuralNetRegressor`.
 
     See Also
     --------
-    LeanAdam : The default student's optimizer.
+    DataFreeDistillRegressor : Builds and fits one as ``student_``.
     """
 
+    def __init__(self, module, *args, units=None, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.units = units
+
+    def initialize_module(self):
+        super().initialize_module()
+        if self.units is not None:
+            self.module_ = StandardizedModule(self.module_, *self.units)
+        return self
+
+    def initialize_criterion(self):
+        if self.units is None:
+            return super().initialize_criterion()
+        # Real rows and the teacher's units: the loss the rounds minimise.
+        self.criterion_ = StandardizedMSELoss(self.units[3].reshape(-1))
+        return self
+
+    def initialize_history(self):
+        if isinstance(self.history_, DistillationHistory):
+            self.history_.clear()
+        else:
+            self.history_ = DistillationHistory()
+        return self
+
+    def _network(self):
+        """The module that standardised batches train."""
+        return self.module_.inner if self.units is not None else self.module_
+
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        standardized = isinstance(iterator, ReadyBatches) and iterator.ready
         lean = (
             training
-            and isinstance(iterator, ReadyBatches)
-            and iterator.ready
+            and standardized
             and not fit_params
             and all(
                 getattr(type(self), name) is getattr(StudentNet, name)
@@ -348,9 +391,13 @@ class StudentNet(NeuralNetRegressor):
             )
         )
         if not lean:
-            return super().run_single_epoch(
-                iterator, training, prefix, step_fn, **fit_params
-            )
+            self._standardized_epoch = standardized
+            try:
+                return super().run_single_epoch(
+                    iterator, training, prefix, step_fn, **fit_params
+                )
+            finally:
+                self._standardized_epoch = False
         hooks = {name: self._defined_hooks(name) for name in _BATCH_HOOKS}
         self._set_training(True)
         batch_count = 0
@@ -365,6 +412,16 @@ class StudentNet(NeuralNetRegressor):
             batch_count += 1
         self.history.record(prefix + "_batch_count", batch_count)
 
+    def infer(self, x, **fit_params):
+        if getattr(self, "_standardized_epoch", False):
+            return self._network()(to_tensor(x, device=self.device))
+        return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if getattr(self, "_standardized_epoch", False):
+            return mse_loss(y_pred, to_tensor(y_true, device=self.device))
+        return super().get_loss(y_pred, y_true, X=X, training=training)
+
     def _defined_hooks(self, name):
         """The net's own hook ``name`` and those of callbacks that define it."""
         hooks = [getattr(self, name)]
@@ -377,11 +434,12 @@ class StudentNet(NeuralNetRegressor):
     def _ready_step(self, batch, grad_hooks):
         x, y = batch
         accumulator = self.get_train_step_accumulator()
+        network = self._network()
 
         def closure():
             self._zero_grad_optimizer()
-            y_pred = self.module_(x)
-            loss = self.criterion_(y_pred, y)
+            y_pred = network(x)
+            loss = mse_loss(y_pred, y)
             loss.backward()
             accumulator.store_step({"loss": loss, "y_pred": y_pred})
             for hook in grad_hooks:
@@ -403,23 +461,22 @@ class HoldoutFidelity(Callback):
     Records, per round: ``n_queries`` (teacher queries so far),
     ``n_invalid_queries`` (of those, answered with NaN or inf and dropped),
     ``holdout_loss`` (MSE in standardised units, the model-selection
-    criterion), ``holdout_rmse`` (teacher units, averaged over outputs),
-    ``holdout_r2`` and ``seconds`` since the fit started. No labelled data
-    is involved.
+    criterion), ``holdout_loss_best`` (whether it is the lowest so far),
+    ``holdout_rmse`` (teacher units, averaged over outputs), ``holdout_r2``
+    and ``seconds`` since the fit started. No labelled data is involved.
+    The scored module is ``net.module_`` (raw inputs to the teacher's units).
 
-    ``module``, if set, is the module scored (raw inputs to the teacher's
-    units): the :class:`~skdistill.StandardizedModule` around ``net.module_``
-    while the bare module trains. By default, ``net.module_`` itself.
-    :meth:`score` gives the three hold-out scores of any such module.
+    When training ends it lets go of the hold-out set and the teacher, so
+    that a fitted net carries neither; later epochs (``partial_fit`` on real
+    rows) record nothing.
     """
 
-    def __init__(self, x, y, y_scale, teacher, start_time, module=None):
+    def __init__(self, x, y, y_scale, teacher, start_time):
         self.x = x
         self.y = y
         self.y_scale = y_scale
         self.teacher = teacher
         self.start_time = start_time
-        self.module = module
 
     def score(self, module):
         """``holdout_loss``, ``holdout_rmse`` and ``holdout_r2`` of ``module`` now."""
@@ -436,29 +493,41 @@ class HoldoutFidelity(Callback):
         }
 
     def on_epoch_end(self, net, **kwargs):
-        scores = self.score(self.module if self.module is not None else net.module_)
+        if self.teacher is None:
+            return
+        scores = self.score(net.module_)
+        previous = [row["holdout_loss"] for row in net.history[:-1] if "holdout_loss" in row]
         net.history.record("n_queries", int(self.teacher.n_queries))
         net.history.record("n_invalid_queries", int(self.teacher.n_invalid))
         for key, value in scores.items():
             net.history.record(key, value)
+        net.history.record(
+            "holdout_loss_best", scores["holdout_loss"] < min(previous, default=math.inf)
+        )
         net.history.record("seconds", time.perf_counter() - self.start_time)
+
+    def on_train_end(self, net, **kwargs):
+        self.x = self.y = self.y_scale = self.teacher = None
 
 
 class StopRounds(Callback):
     """End the fit after ``max_time`` seconds or ``n_iter_no_change`` idle rounds.
 
-    It comes after ``keep_best`` (whose ``misses_`` it reads) and after the
-    round checkpoint, so the stopping round is scored, kept and saved first.
-    The best student so far is restored either way.
+    It comes after the round checkpoint, so the stopping round is scored,
+    kept and saved first. The best student so far is restored either way.
 
     Parameters
     ----------
     max_time : float or None
         Seconds since ``start_time`` after which no new round starts.
     n_iter_no_change : int or None
-        Rounds without hold-out improvement after which the fit stops.
+        Rounds without hold-out improvement (``holdout_loss_best``) after
+        which the fit stops, counted from ``first_round``.
     start_time : float
         ``time.perf_counter()`` at the start of ``fit``.
+    first_round : int, default=0
+        The history's first round of this fit (a warm start's history goes
+        on from the fit it continues).
 
     Attributes
     ----------
@@ -466,22 +535,33 @@ class StopRounds(Callback):
         Why this callback ended the fit, if it did.
     """
 
-    def __init__(self, max_time=None, n_iter_no_change=None, start_time=0.0):
+    def __init__(self, max_time=None, n_iter_no_change=None, start_time=0.0, first_round=0):
         self.max_time = max_time
         self.n_iter_no_change = n_iter_no_change
         self.start_time = start_time
+        self.first_round = first_round
 
     def on_train_begin(self, net, **kwargs):
         self.reason_ = None
 
+    def _rounds_without_improvement(self, net):
+        misses = 0
+        for row in reversed(net.history[self.first_round :]):
+            if row.get("holdout_loss_best", True):
+                break
+            misses += 1
+        return misses
+
     def on_epoch_end(self, net, **kwargs):
-        misses = dict(net.callbacks_)["keep_best"].misses_
         if (
             self.max_time is not None
             and time.perf_counter() - self.start_time >= self.max_time
         ):
             self.reason_ = "max_time"
-        elif self.n_iter_no_change is not None and misses >= self.n_iter_no_change:
+        elif (
+            self.n_iter_no_change is not None
+            and self._rounds_without_improvement(net) >= self.n_iter_no_change
+        ):
             self.reason_ = "n_iter_no_change"
         else:
             return

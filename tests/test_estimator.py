@@ -307,14 +307,13 @@ def test_fit_uses_one_torch_thread_on_cpu_and_restores_the_setting(mlp_teacher):
         torch.set_num_threads(before)
 
 
-def test_default_student_uses_fused_lean_adam_where_torch_has_it(mlp_teacher):
-    from skdistill import LeanAdam
+def test_default_student_uses_torchs_fused_adam_where_torch_has_it(mlp_teacher):
     from skdistill._student import fused_optimizer_kwargs
 
     d = DataFreeDistillRegressor(
         mlp_teacher, max_queries=3000, round_size=500, device="cpu", random_state=0
     ).fit()
-    assert type(d.student_.optimizer_) is LeanAdam
+    assert type(d.student_.optimizer_) is torch.optim.Adam
     fused = d.student_.optimizer_.defaults.get("fused")
     assert bool(fused) == bool(fused_optimizer_kwargs("cpu"))
     # Devices without fused kernels keep torch's default implementation.

@@ -468,9 +468,13 @@ class FitState:
     def check(self, fingerprint, teacher, device, domain, probe):
         """Return the carried hold-out on ``device``, after checking it fits."""
         if self.checkpoint is not None:
-            check_resumable(self.checkpoint, fingerprint, teacher, device, domain, probe)
+            check_resumable(
+                self.checkpoint, fingerprint, teacher, device, domain, probe
+            )
         x, y = (t.to(device) for t in self.carried_holdout)
-        what = "the checkpoint" if self.checkpoint is not None else "the fitted student_"
+        what = (
+            "the checkpoint" if self.checkpoint is not None else "the fitted student_"
+        )
         if x.shape[1] != teacher.n_features or y.shape[1] != probe[1].shape[1]:
             raise ValueError(
                 f"The teacher takes {teacher.n_features} features and returns "

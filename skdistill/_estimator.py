@@ -14,7 +14,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet, NeuralNetRegressor
-from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.callbacks import LRScheduler
 
 from ._checkpoint import FitState, RoundCheckpoint, load_checkpoint, params_fingerprint
 from ._domain import InputDomain
@@ -29,6 +29,7 @@ from ._student import _ACTIVATIONS, MLPStudent, fused_optimizer_kwargs
 from ._teachers import as_teacher
 from ._training import (
     HoldoutFidelity,
+    KeepBestRound,
     QueryRounds,
     ReadyBatches,
     StopRounds,
@@ -242,8 +243,8 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         queries than it started.
     checkpoint_dir : str or path-like, default=None
         A folder to checkpoint the fit into after every round (the newest
-        two are kept), in safe formats only (``torch.load(...,
-        weights_only=True)`` and JSON). When ``fit`` finds a checkpoint
+        two are kept), in safe formats only: tensors read back with
+        ``torch.load(..., weights_only=True)``, and JSON. When ``fit`` finds a checkpoint
         there, it resumes from it and ends as the uninterrupted fit would
         have (bit for bit on CPU with an integer ``random_state``). The
         checkpoint must come from the same teacher, domain and parameters;
@@ -534,7 +535,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             # 1. The teacher, behind one adapter interface.
             teacher = self._teacher_adapter(X)
             # 2. The input domain.
-            self.domain_ = self._resolve_domain(X, teacher, seed)
+            self.domain_ = _resolve_domain(self.domain, X, teacher, self.teacher, seed)
             teacher.domain = self.domain_  # named in the teacher's error messages
             # 3. The synthetic hold-out set, labelled by the teacher; the
             # student averages over the teacher's noise inputs.
@@ -617,46 +618,12 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
                 f"X has {X.shape[1]} features but the teacher takes "
                 f"{teacher.n_features}."
             )
-        self._take_teacher_feature_names()
+        names = _teacher_feature_names(
+            self.teacher, getattr(self, "feature_names_in_", None)
+        )
+        if names is not None:
+            self.feature_names_in_ = names
         return teacher
-
-    def _take_teacher_feature_names(self):
-        """Adopt the teacher's feature names; those of fit(X) must match them."""
-        teacher_names = getattr(self.teacher, "feature_names_in_", None)
-        if teacher_names is None:
-            return
-        teacher_names = np.asarray(teacher_names, dtype=object)
-        names = getattr(self, "feature_names_in_", None)  # set by fit(X)
-        if names is not None and not np.array_equal(names, teacher_names):
-            # The teacher is queried by its own column order: a reordered X
-            # would silently put each feature's domain on another feature.
-            raise ValueError(
-                f"The columns of X {list(names)} differ from the teacher's "
-                f"feature_names_in_ {list(teacher_names)}. Pass the teacher's "
-                "columns, in its order: X[teacher.feature_names_in_]."
-            )
-        self.feature_names_in_ = teacher_names
-
-    def _resolve_domain(self, X, teacher, seed):
-        """Explicit domain > unlabelled rows > what the teacher reveals > N(0, 1)."""
-        n_features = teacher.n_features
-        if self.domain is not None:
-            return InputDomain.from_param(self.domain, n_features)
-        if X is not None:
-            return InputDomain.from_data(X, random_state=seed)
-        if not teacher.differentiable:
-            inferred = infer_domain(self.teacher, n_features, random_state=seed)
-            if inferred is not None:
-                return inferred
-            warnings.warn(
-                f"Could not infer an input domain from the teacher {teacher.name}, so "
-                "queries follow a standard normal per feature. That suits a teacher "
-                "trained on standardised inputs only; for raw features, pass "
-                "domain={'low': ..., 'high': ...} or unlabelled rows to fit(X).",
-                UserWarning,
-                stacklevel=4,  # _resolve_domain < fit < sklearn's fit wrapper < caller
-            )
-        return InputDomain.standard_normal(n_features)
 
     def _label_holdout(self, teacher, state):
         """Probe the teacher, then label the hold-out queries (or check the carried).
@@ -665,29 +632,18 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         identify the teacher when a checkpoint is resumed. A continued fit
         keeps its hold-out set, so that scores stay comparable.
         """
-        generator = state.generator
-        x = self.domain_.sample(_PROBE_SIZE, generator, self.device_)
-        y = teacher.predict(x)
-        if not teacher.drop_invalid(x, y)[0].shape[0]:
-            raise ValueError(
-                f"The teacher {teacher.name} returned NaN or inf on all "
-                f"{_PROBE_SIZE} queries of a probe batch, so nothing usable is left. "
-                + teacher._domain_hint()
-            )
-        state.probe = (x, y)
+        state.probe = _label(
+            teacher, self.domain_, _PROBE_SIZE, state, 1, "a probe batch"
+        )
         if state.continued:
             fingerprint = params_fingerprint(self.get_params(deep=False))
-            x, y = state.check(fingerprint, teacher, self.device_, self.domain_, (x, y))
-        else:
-            x = self.domain_.sample(self.n_holdout, generator, self.device_)
-            x, y = teacher.drop_invalid(x, teacher.predict(x))
-            if x.shape[0] < 2:
-                raise ValueError(
-                    f"The teacher {teacher.name} returned NaN or inf on "
-                    f"{self.n_holdout - x.shape[0]} of {self.n_holdout} hold-out "
-                    "queries, so nothing usable is left (scoring the student needs "
-                    "at least 2 finite answers). " + teacher._domain_hint()
-                )
+            x, y = state.check(
+                fingerprint, teacher, self.device_, self.domain_, state.probe
+            )
+        else:  # scoring the student needs at least 2 finite answers
+            x, y = _label(
+                teacher, self.domain_, self.n_holdout, state, 2, "the hold-out set"
+            )
         state.holdout = self._holdout = (x, y)
         # The hold-out labels double as the reference that a faster query
         # path (a tree ensemble as torch tensors) must reproduce.
@@ -744,9 +700,20 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         """The initialized skorch net, with its round callbacks and units."""
         n_rounds = math.ceil(budget / self.round_size)
         used = state.rounds["used"] if state.rounds is not None else 0
-        self.learning_rate_ = self._resolve_learning_rate()
+        self.learning_rate_ = _resolve_learning_rate(
+            self.learning_rate, self.batch_size, self.domain_
+        )
         if self.student is None:
-            student = self._default_student(n_rounds, hidden_layer_sizes)
+            student = _default_student(
+                self.n_features_in_,
+                self.n_outputs_,
+                hidden_layer_sizes,
+                self.activation,
+                self.learning_rate_,
+                self.learning_rate_warmup,
+                n_rounds,
+                self.device_,
+            )
         else:
             student = _as_student_net(self.student)
         x_holdout, y_holdout = state.holdout
@@ -774,42 +741,6 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         )
         return student.initialize()
 
-    def _resolve_learning_rate(self):
-        if self.learning_rate != "auto":
-            return float(self.learning_rate)
-        domain = self.domain_
-        n_varying = int(np.sum((domain.scale > 0) & ~np.asarray(domain.ignored)))
-        return (
-            _BASE_LEARNING_RATE
-            * math.sqrt(self.batch_size / _BASE_BATCH_SIZE)
-            * min(1.0, math.sqrt(16 / max(n_varying, 1)))
-        )
-
-    def _default_student(self, n_rounds, hidden_layer_sizes):
-        schedule = LRScheduler(
-            WarmupCosineLR,
-            T_max=n_rounds,
-            warmup=max(1, round(self.learning_rate_warmup * n_rounds)),
-            eta_min=self.learning_rate_ / 100,
-            # A new cycle on warm start, not skorch's default of going on
-            # from the history's length.
-            last_epoch=-1,
-        )
-        return StudentNet(
-            MLPStudent,
-            module__n_features=self.n_features_in_,
-            module__n_outputs=self.n_outputs_,
-            module__hidden_layer_sizes=hidden_layer_sizes,
-            module__activation=self.activation,
-            optimizer=torch.optim.Adam,
-            lr=self.learning_rate_,
-            **{
-                f"optimizer__{key}": value
-                for key, value in fused_optimizer_kwargs(self.device_).items()
-            },
-            callbacks=[("lr_schedule", schedule)],
-        )
-
     def _round_callbacks(self, teacher, state, y_scale, start_time):
         x_holdout, y_holdout = state.holdout
         # The history's seconds go on from those of a continued fit.
@@ -819,7 +750,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         callbacks = [("holdout_fidelity", holdout)]
         if self.verbose == 1:  # before "stop", which may end the fit
             callbacks.append(("progress", QueryProgressBar(self.max_queries, teacher)))
-        keep_best = EarlyStopping(
+        keep_best = KeepBestRound(
             monitor="holdout_loss",
             patience=np.iinfo(np.int64).max,  # "stop" ends the fit
             threshold=0,
@@ -834,7 +765,9 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
                 "teacher": teacher.name,
                 "device": self.device_.type,
             }
-            callbacks.append(("checkpoint", RoundCheckpoint(self.checkpoint_dir, state)))
+            callbacks.append(
+                ("checkpoint", RoundCheckpoint(self.checkpoint_dir, state))
+            )
         # After lr_schedule and keep_best, which it restores.
         callbacks += state.resume_callbacks()
         stop = StopRounds(
@@ -897,36 +830,14 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         else:
             self.stop_reason_ = "interrupted"
         self.n_invalid_queries_ = teacher.n_invalid
-        new_invalid = teacher.n_invalid - state.n_invalid_queries
-        if new_invalid > 0:
-            warnings.warn(
-                f"The teacher {teacher.name} returned NaN or inf on "
-                f"{new_invalid} of {teacher.n_queries - state.n_teacher_queries} "
-                "queries. They were dropped and training went on with the rest "
-                "(n_invalid_queries_ counts them; the history's n_invalid_queries, "
-                "per round). " + teacher._domain_hint(),
-                InvalidTeacherOutputWarning,
-                stacklevel=4,  # _end_fit < fit < sklearn's fit wrapper < caller
-            )
+        _warn_invalid(teacher, state)
         if self.stop_reason_ == "interrupted":
-            self._warn_interrupted(callbacks["keep_best"].best_epoch_, teacher)
-
-    def _warn_interrupted(self, best, teacher):
-        resume = (
-            f", or with checkpoint_dir={self.checkpoint_dir!r} (and "
-            "warm_start=False) to resume from the last saved round"
-            if self.checkpoint_dir is not None
-            else ""
-        )
-        warnings.warn(
-            f"fit was interrupted (KeyboardInterrupt) after {len(self.history_)} "
-            f"complete rounds and {teacher.n_queries} teacher queries. The "
-            f"student is the best round so far (round {best}; round 0 means "
-            "none was complete) and predicts as usual. Fit again with "
-            f"warm_start=True to continue from it{resume}.",
-            FitInterruptedWarning,
-            stacklevel=5,
-        )
+            _warn_interrupted(
+                len(self.history_),
+                teacher.n_queries,
+                callbacks["keep_best"].best_epoch_,
+                self.checkpoint_dir,
+            )
 
     # -- prediction -------------------------------------------------------
     def predict(self, X):
@@ -966,6 +877,141 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         tags.target_tags.single_output = True
         tags.target_tags.multi_output = True
         return tags
+
+
+# -- fit helpers that need no more than they are given ---------------------------
+def _resolve_learning_rate(learning_rate, batch_size, domain):
+    """``learning_rate``, with "auto" resolved for the domain's varying features."""
+    if learning_rate != "auto":
+        return float(learning_rate)
+    n_varying = int(np.sum((domain.scale > 0) & ~np.asarray(domain.ignored)))
+    return (
+        _BASE_LEARNING_RATE
+        * math.sqrt(batch_size / _BASE_BATCH_SIZE)
+        * min(1.0, math.sqrt(16 / max(n_varying, 1)))
+    )
+
+
+def _default_student(
+    n_features,
+    n_outputs,
+    hidden_layer_sizes,
+    activation,
+    learning_rate,
+    warmup,
+    n_rounds,
+    device,
+):
+    """The default student: an MLPStudent stepped by fused Adam on a warm-up cosine."""
+    schedule = LRScheduler(
+        WarmupCosineLR,
+        T_max=n_rounds,
+        warmup=max(1, round(warmup * n_rounds)),
+        eta_min=learning_rate / 100,
+        # A new cycle on warm start, not skorch's default of going on from
+        # the history's length.
+        last_epoch=-1,
+    )
+    return StudentNet(
+        MLPStudent,
+        module__n_features=n_features,
+        module__n_outputs=n_outputs,
+        module__hidden_layer_sizes=hidden_layer_sizes,
+        module__activation=activation,
+        optimizer=torch.optim.Adam,
+        lr=learning_rate,
+        **{
+            f"optimizer__{key}": value
+            for key, value in fused_optimizer_kwargs(device).items()
+        },
+        callbacks=[("lr_schedule", schedule)],
+    )
+
+
+def _teacher_feature_names(teacher, names):
+    """The teacher's feature names (those of fit(X), ``names``, must match), or ``names``."""
+    teacher_names = getattr(teacher, "feature_names_in_", None)
+    if teacher_names is None:
+        return names
+    teacher_names = np.asarray(teacher_names, dtype=object)
+    if names is not None and not np.array_equal(names, teacher_names):
+        # The teacher is queried by its own column order: a reordered X
+        # would silently put each feature's domain on another feature.
+        raise ValueError(
+            f"The columns of X {list(names)} differ from the teacher's "
+            f"feature_names_in_ {list(teacher_names)}. Pass the teacher's "
+            "columns, in its order: X[teacher.feature_names_in_]."
+        )
+    return teacher_names
+
+
+def _resolve_domain(domain, X, teacher, estimator, seed):
+    """Explicit domain > unlabelled rows > what the teacher reveals > N(0, 1)."""
+    n_features = teacher.n_features
+    if domain is not None:
+        return InputDomain.from_param(domain, n_features)
+    if X is not None:
+        return InputDomain.from_data(X, random_state=seed)
+    if not teacher.differentiable:
+        inferred = infer_domain(estimator, n_features, random_state=seed)
+        if inferred is not None:
+            return inferred
+        warnings.warn(
+            f"Could not infer an input domain from the teacher {teacher.name}, so "
+            "queries follow a standard normal per feature. That suits a teacher "
+            "trained on standardised inputs only; for raw features, pass "
+            "domain={'low': ..., 'high': ...} or unlabelled rows to fit(X).",
+            UserWarning,
+            stacklevel=4,  # _resolve_domain < fit < sklearn's fit wrapper < caller
+        )
+    return InputDomain.standard_normal(n_features)
+
+
+def _label(teacher, domain, n, state, at_least, what):
+    """``n`` queries of ``domain`` with the teacher's finite answers; fail fast."""
+    x = domain.sample(n, state.generator, state.generator.device)
+    x, y = teacher.drop_invalid(x, teacher.predict(x))
+    if x.shape[0] < at_least:
+        raise ValueError(
+            f"The teacher {teacher.name} returned NaN or inf on "
+            + (f"all {n}" if x.shape[0] == 0 else f"{n - x.shape[0]} of {n}")
+            + f" queries of {what}, so nothing usable is left. "
+            + teacher._domain_hint()
+        )
+    return x, y
+
+
+def _warn_invalid(teacher, state):
+    """Warn once about the queries this fit's teacher answered with NaN or inf."""
+    new_invalid = teacher.n_invalid - state.n_invalid_queries
+    if new_invalid > 0:
+        warnings.warn(
+            f"The teacher {teacher.name} returned NaN or inf on "
+            f"{new_invalid} of {teacher.n_queries - state.n_teacher_queries} "
+            "queries. They were dropped and training went on with the rest "
+            "(n_invalid_queries_ counts them; the history's n_invalid_queries, "
+            "per round). " + teacher._domain_hint(),
+            InvalidTeacherOutputWarning,
+            stacklevel=5,  # < _end_fit < fit < sklearn's fit wrapper < caller
+        )
+
+
+def _warn_interrupted(n_rounds, n_queries, best, checkpoint_dir):
+    resume = (
+        f", or with checkpoint_dir={checkpoint_dir!r} (and "
+        "warm_start=False) to resume from the last saved round"
+        if checkpoint_dir is not None
+        else ""
+    )
+    warnings.warn(
+        f"fit was interrupted (KeyboardInterrupt) after {n_rounds} "
+        f"complete rounds and {n_queries} teacher queries. The "
+        f"student is the best round so far (round {best}; round 0 means "
+        "none was complete) and predicts as usual. Fit again with "
+        f"warm_start=True to continue from it{resume}.",
+        FitInterruptedWarning,
+        stacklevel=5,
+    )
 
 
 def _check_fitted_distiller(obj, caller, accepted="a fitted DataFreeDistillRegressor"):

@@ -332,8 +332,18 @@ class StudentStart:
         self.record.update(record)
 
 
-def plan_start(student_init, student, hidden_sizes, teacher, probe, domain, n_queries,
-               generator, device, continued=False):
+def plan_start(
+    student_init,
+    student,
+    hidden_sizes,
+    teacher,
+    probe,
+    domain,
+    n_queries,
+    generator,
+    device,
+    continued=False,
+):
     """Read the teacher's first layer and label the queries to fit on it.
 
     Returns a :class:`StudentStart`: from the teacher's first layer when
@@ -343,7 +353,9 @@ def plan_start(student_init, student, hidden_sizes, teacher, probe, domain, n_qu
     teacher shows no first layer.
     """
     if continued:
-        return StudentStart({"method": "carried", "reason": "the fit continues a fitted student"})
+        return StudentStart(
+            {"method": "carried", "reason": "the fit continues a fitted student"}
+        )
     if student_init == "random":
         return StudentStart({"method": "random", "reason": "student_init='random'"})
     depth = mlp_student_depth(student, hidden_sizes)

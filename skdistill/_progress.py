@@ -21,7 +21,8 @@ class QueryProgressBar(Callback):
         budget does, so a warm-started or resumed fit (whose counts go on
         from the earlier fit) ends at 100% too.
     teacher : object
-        The teacher adapter, whose ``n_queries`` counts queries spent.
+        The teacher adapter, whose ``n_queries`` counts queries spent; let
+        go of when training ends (the bar shows one fit).
     file : file-like, default=None
         Where the bar is written; ``None`` is tqdm's default (stderr).
     """
@@ -34,6 +35,8 @@ class QueryProgressBar(Callback):
     def on_train_begin(self, net, X=None, **kwargs):
         from tqdm.auto import tqdm
 
+        if self.teacher is None:  # the fit it showed has ended
+            return
         spent = int(self.teacher.n_queries)  # probe and hold-out, earlier fits
         total = self.total
         rounds = getattr(X, "rounds", None)
@@ -52,6 +55,8 @@ class QueryProgressBar(Callback):
         self.best_r2_ = None
 
     def on_epoch_end(self, net, **kwargs):
+        if getattr(self, "bar_", None) is None:
+            return
         entry = net.history[-1]
         r2 = entry.get("holdout_r2")
         rmse = entry.get("holdout_rmse")
@@ -70,6 +75,7 @@ class QueryProgressBar(Callback):
         if bar is not None:
             bar.close()
             del self.bar_
+        self.teacher = None  # the fitted student carries no teacher
 
     def __getstate__(self):
         # A finished fit leaves no bar; a bar in flight is not picklable.

@@ -33,8 +33,9 @@ class CompressionReport:
         Timed ``predict`` calls per model; latencies are their median.
     teacher_bytes, student_bytes : int or None
         Pickled size (``len(pickle.dumps(...))``) of the teacher and of the
-        student's module (what a deployment ships); None when the teacher
-        cannot be pickled.
+        fitted skorch student ``student_`` (what a deployment that pickles,
+        joblib-dumps or skops-saves it ships); None when the teacher cannot
+        be pickled.
     teacher_n_parameters, student_n_parameters : int or None
         Trainable numbers: the student's weights, and the teacher's where
         that is meaningful (torch and skorch networks, ``MLPRegressor``,
@@ -191,7 +192,7 @@ def compression_report(distiller, X, *, n_repeats=7):
         n_rows=int(y_teacher.shape[0]),
         n_repeats=int(n_repeats),
         teacher_bytes=_pickled_bytes(distiller.teacher),
-        student_bytes=_pickled_bytes(module),
+        student_bytes=_pickled_bytes(distiller.student_),
         teacher_n_parameters=_n_parameters(distiller.teacher),
         student_n_parameters=_n_parameters(module),
         teacher_latency=_median_seconds(lambda: teacher.predict(x), n_repeats),

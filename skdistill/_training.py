@@ -12,7 +12,7 @@ import time
 
 import torch
 from skorch import NeuralNetRegressor
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EarlyStopping
 from skorch.utils import TeeGenerator, to_tensor
 from torch.nn.functional import mse_loss
 from torch.utils.data import DataLoader, IterableDataset
@@ -26,6 +26,7 @@ __all__ = [
     "ReadyBatches",
     "StudentNet",
     "HoldoutFidelity",
+    "KeepBestRound",
     "StopRounds",
 ]
 
@@ -496,18 +497,46 @@ class HoldoutFidelity(Callback):
         if self.teacher is None:
             return
         scores = self.score(net.module_)
-        previous = [row["holdout_loss"] for row in net.history[:-1] if "holdout_loss" in row]
+        previous = [
+            row["holdout_loss"] for row in net.history[:-1] if "holdout_loss" in row
+        ]
         net.history.record("n_queries", int(self.teacher.n_queries))
         net.history.record("n_invalid_queries", int(self.teacher.n_invalid))
         for key, value in scores.items():
             net.history.record(key, value)
         net.history.record(
-            "holdout_loss_best", scores["holdout_loss"] < min(previous, default=math.inf)
+            "holdout_loss_best",
+            scores["holdout_loss"] < min(previous, default=math.inf),
         )
         net.history.record("seconds", time.perf_counter() - self.start_time)
 
     def on_train_end(self, net, **kwargs):
         self.x = self.y = self.y_scale = self.teacher = None
+
+
+class KeepBestRound(EarlyStopping):
+    """skorch's ``EarlyStopping`` that restores the best round of the rounds.
+
+    It monitors the hold-out loss with ``load_best=True``, restores the best
+    round's weights when training ends, then lets go of its copy of them and
+    does nothing more: epochs of a later ``partial_fit`` on real rows are the
+    user's own.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        if not getattr(self, "finished_", False):
+            super().on_train_begin(net, **kwargs)
+
+    def on_epoch_end(self, net, **kwargs):
+        if not getattr(self, "finished_", False):
+            super().on_epoch_end(net, **kwargs)
+
+    def on_train_end(self, net, **kwargs):
+        if getattr(self, "finished_", False):
+            return
+        super().on_train_end(net, **kwargs)
+        self.best_model_weights_ = None
+        self.finished_ = True
 
 
 class StopRounds(Callback):
@@ -535,7 +564,9 @@ class StopRounds(Callback):
         Why this callback ended the fit, if it did.
     """
 
-    def __init__(self, max_time=None, n_iter_no_change=None, start_time=0.0, first_round=0):
+    def __init__(
+        self, max_time=None, n_iter_no_change=None, start_time=0.0, first_round=0
+    ):
         self.max_time = max_time
         self.n_iter_no_change = n_iter_no_change
         self.start_time = start_time
@@ -553,6 +584,8 @@ class StopRounds(Callback):
         return misses
 
     def on_epoch_end(self, net, **kwargs):
+        if getattr(self, "finished_", False):
+            return
         if (
             self.max_time is not None
             and time.perf_counter() - self.start_time >= self.max_time
@@ -568,3 +601,6 @@ class StopRounds(Callback):
         if net.verbose:
             print(f"Stopping: {self.reason_} reached.")
         raise KeyboardInterrupt  # skorch's way to end fit early, cleanly
+
+    def on_train_end(self, net, **kwargs):
+        self.finished_ = True  # later epochs (real rows) are the user's

@@ -37,7 +37,7 @@ def test_report_measures_teacher_and_student_on_the_given_rows(
     )
     module = distiller.student_.module_
     assert report.student_bytes == len(
-        pickle.dumps(module, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dumps(distiller.student_, protocol=pickle.HIGHEST_PROTOCOL)
     )
     assert report.student_n_parameters == sum(p.numel() for p in module.parameters())
     assert report.teacher_n_parameters is None  # a forest has no weights to count

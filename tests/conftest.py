@@ -1,3 +1,8 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -100,3 +105,16 @@ class RecordingTeacher:
 
     def all_queries(self):
         return np.concatenate(self.queries)
+
+
+def run_python(code, *args, timeout=120):
+    """Run ``code`` in a fresh Python process that imports the tests' helpers."""
+    tests = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), str(tests.parent)])}
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -372,8 +372,8 @@ def write_csv(out, header, rows):
     path = Path(out).with_suffix(".csv")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
-        f.write(stamp_csv(stamp()) + "\n")
         writer = csv.writer(f)
+        f.write(stamp_csv(stamp()) + writer.dialect.lineterminator)
         writer.writerow(header)
         writer.writerows(rows)
 

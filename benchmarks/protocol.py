@@ -315,10 +315,12 @@ def stamp():
     import skdistill
 
     load = os.getloadavg()
-    script = f"benchmarks/{Path(sys.argv[0]).name}"
+    root = Path(__file__).resolve().parent.parent
+    script = Path(sys.argv[0]).resolve()
+    script = script.relative_to(root) if root in script.parents else script
     version = skdistill.__version__
     package = Path(skdistill.__file__).resolve().parent
-    if Path(__file__).resolve().parent.parent not in package.parents:
+    if root not in package.parents:
         version += f" (imported from {package}, not this checkout)"
     return {
         "commit": _git_commit(),
@@ -330,7 +332,7 @@ def stamp():
         "torch": torch.__version__,
         "torch_threads": str(torch.get_num_threads()),
         "loadavg": f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
-        "command": "python " + shlex.join([script, *sys.argv[1:]]),
+        "command": "python " + shlex.join([str(script), *sys.argv[1:]]),
     }
 
 

@@ -9,8 +9,11 @@ epochs without validation improvement). Teachers are cached on disk.
 
 import copy
 import csv
+import datetime
 import os
+import platform
 import shlex
+import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -85,11 +88,14 @@ def longest_first(datasets):
 
 
 def save_figure(fig, path):
-    """Lay out ``fig``, write it to ``path`` as every benchmark figure is, and close it."""
+    """Lay out ``fig``, write it to ``path`` as every benchmark figure is, and close it.
+
+    The PNG's ``Description`` holds the stamp (:func:`stamp`).
+    """
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, metadata={"Description": stamp_csv(stamp())[2:]})
     plt.close(fig)
 
 
@@ -245,6 +251,114 @@ def machine_line():
     )
 
 
+def _git_commit():
+    """The short commit of the code that ran, ``-dirty`` if tracked code differs.
+
+    Results files under ``benchmarks/results`` do not count: a run rewrites them.
+    """
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args):
+        return subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        changed = git(
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":(exclude)benchmarks/results",
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return commit + ("-dirty" if changed else "")
+
+
+def _cpu():
+    """The CPU model and whether it has native bfloat16, from ``/proc/cpuinfo``."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in info.splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    flags = next(
+        (
+            line.split(":", 1)[1].split()
+            for line in info.splitlines()
+            if line.startswith("flags")
+        ),
+        [],
+    )
+    bf16 = [flag for flag in ("avx512_bf16", "amx_bf16") if flag in flags]
+    native = ", ".join(bf16) if bf16 else "no native bfloat16"
+    return f"{model} ({native})"
+
+
+def stamp():
+    """What made a results file: commit, version, machine, torch, load and command.
+
+    An ordered dict of strings, written at the top of every results file
+    (:func:`write_markdown`, :func:`write_csv`). The load average is the one at
+    the time of writing, the end of the run.
+    """
+    import skdistill
+
+    load = os.getloadavg()
+    root = Path(__file__).resolve().parent.parent
+    script = Path(sys.argv[0]).resolve()
+    script = script.relative_to(root) if root in script.parents else script
+    version = skdistill.__version__
+    package = Path(skdistill.__file__).resolve().parent
+    if root not in package.parents:
+        version += f" (imported from {package}, not this checkout)"
+    return {
+        "commit": _git_commit(),
+        "version": version,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M UTC"
+        ),
+        "machine": f"{platform.platform()}, {_cpu()}, {os.cpu_count()} cores",
+        "torch": torch.__version__,
+        "torch_threads": str(torch.get_num_threads()),
+        "loadavg": f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+        "command": "python " + shlex.join([str(script), *sys.argv[1:]]),
+    }
+
+
+def stamp_markdown(fields):
+    """The stamp as the short block that opens a results ``.md`` file."""
+    return (
+        f"- commit: `{fields['commit']}`, skdistill {fields['version']}, "
+        f"{fields['date']}\n"
+        f"- machine: {fields['machine']}\n"
+        f"- torch {fields['torch']}, {fields['torch_threads']} thread(s); "
+        f"load average at the end {fields['loadavg']}\n"
+        f"- command: `{fields['command']}`\n"
+    )
+
+
+def stamp_csv(fields):
+    """The stamp as the ``#`` comment line that opens a results ``.csv`` file.
+
+    ``key=value`` pairs, values quoted as the shell would (``shlex.split`` reads
+    them back); readers skip the line (``pandas.read_csv(path, comment="#")``).
+    """
+    return "# " + " ".join(
+        f"{key}={shlex.quote(value)}" for key, value in fields.items()
+    )
+
+
 def median_seconds(fn, repeats=5):
     """Median wall time of ``repeats`` calls of ``fn``."""
     times = []
@@ -256,17 +370,18 @@ def median_seconds(fn, repeats=5):
 
 
 def write_csv(out, header, rows):
-    """Write ``header`` and ``rows`` (sequences of values) to ``OUT.csv``."""
+    """Write the stamp, ``header`` and ``rows`` (sequences of values) to ``OUT.csv``."""
     path = Path(out).with_suffix(".csv")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
+        f.write(stamp_csv(stamp()) + writer.dialect.lineterminator)
         writer.writerow(header)
         writer.writerows(rows)
 
 
 def write_markdown(out, table, preamble=""):
-    """Write ``table`` to ``OUT.md`` with the exact command and the machine."""
-    command = "python benchmarks/" + shlex.join([Path(sys.argv[0]).name] + sys.argv[1:])
-    text = f"Command: `{command}`\n\nMachine (at the end): {machine_line()}\n\n"
-    Path(out).with_suffix(".md").write_text(text + preamble + table + "\n")
+    """Write the stamp, then ``preamble`` and ``table``, to ``OUT.md``."""
+    path = Path(out).with_suffix(".md")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(stamp_markdown(stamp()) + "\n" + preamble + table + "\n")

@@ -17,7 +17,6 @@ Example::
 
 import argparse
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,9 @@ from threadpoolctl import threadpool_limits
 
 from skdistill._hummingbird import _agreement
 from skdistill._teachers import as_teacher
+
+sys.path.insert(0, str(Path(__file__).parent))
+from protocol import write_markdown  # noqa: E402
 
 TEACHERS = {
     "RandomForest(300)": lambda: RandomForestRegressor(
@@ -116,24 +118,21 @@ def main():
             )
             lines.append(line)
         print(f"# compile record: {record}", flush=True)
-    end_load = load_line()
-    machine = (
-        f"torch {torch.__version__}, torch.get_num_threads() per row as listed "
-        f"(default {default_threads}), cpus {os.cpu_count()}, "
-        f"load avg at start {start_load}, at end {end_load}"
+    torch.set_num_threads(default_threads)  # the stamp's thread count
+    print(
+        f"# torch threads per row as listed (default {default_threads}); "
+        f"load avg at start {start_load}, at end {load_line()}"
     )
-    print(f"# {machine}")
     if args.out:
-        script = f"benchmarks/{Path(sys.argv[0]).name}"
-        command = "python " + shlex.join([script, *sys.argv[1:]])
-        table = "\n".join(lines)
-        Path(args.out).with_suffix(".md").write_text(
-            f"Command: `{command}`\n\nMachine: {machine}\n\n"
-            f"{args.rows:,}-row batches of float32 queries, median of "
-            f"{args.repeats} calls after a warm-up. Max abs diff and rows off (the "
-            "share of rows differing by more than 1e-4 of the largest |output|, "
-            "the verification tolerance) compare both paths on the whole batch; "
-            f"teacher outputs are ~5 to 30.\n\n{table}\n"
+        write_markdown(
+            args.out,
+            "\n".join(lines),
+            f"torch threads per row as listed (default {default_threads}); load "
+            f"average at the start {start_load}. {args.rows:,}-row batches of float32 "
+            f"queries, median of {args.repeats} calls after a warm-up. Max abs diff "
+            "and rows off (the share of rows differing by more than 1e-4 of the "
+            "largest |output|, the verification tolerance) compare both paths on "
+            "the whole batch; teacher outputs are ~5 to 30.\n\n",
         )
 
 

@@ -2,9 +2,10 @@
 
 - ``benchmarks.md``: the marker ``<!-- benchmark-results -->`` becomes every
   table under ``benchmarks/results/*.md`` (known ones first, in a fixed order,
-  then any new ones by name), and PNG figures there are published with the
-  site. A results file added later (``paper_table.md``) shows up without
-  editing the docs.
+  then any new ones by name; not ``results/archive/``), each under a heading
+  whose anchor is the file's stem (``benchmarks.md#paper_table_10seeds``), and
+  PNG figures there are published with the site. A results file added later
+  (``paper_table.md``) shows up without editing the docs.
 - ``examples/notebook.md``: the marker ``<!-- notebook: PATH -->`` becomes the
   committed notebook at PATH (cells, text outputs and PNG plots), so the page
   shows exactly what CI executes.
@@ -30,14 +31,6 @@ KNOWN_RESULTS = [
         "Paper results table, 10 seeds (bounded gap, ours, ceiling)",
     ),
     (
-        "paper_table_avx2.md",
-        "Paper results table on a CPU without bfloat16 (3 seeds)",
-    ),
-    (
-        "paper_table_avx2_highdim.md",
-        "Paper table, 384-feature check, on a CPU without bfloat16 (3 seeds)",
-    ),
-    (
         "paper_table_amx_highdim.md",
         "Paper table, 384-feature check, 10 seeds (bounded gap, ours; Intel AMX)",
     ),
@@ -48,10 +41,6 @@ KNOWN_RESULTS = [
     (
         "ablation_noise_features.md",
         "Ablation: averaging over the teacher's noise inputs, 10 seeds",
-    ),
-    (
-        "paper_table_noise_features.md",
-        "Paper table, puma32h and mv with noise_features (ours, ours+X; 3 seeds)",
     ),
     ("learning_curves.md", "Learning curves: fidelity against queries and seconds"),
     ("paper_table_ablation.md", "Ablation of the defaults on the paper's teachers"),
@@ -116,9 +105,6 @@ KNOWN_RESULTS = [
         "ablation_warmup.md",
         "Ablation: a learning-rate warm-up over the first 3% of rounds, 10 seeds",
     ),
-    ("cpusmall_seed1.md", "The published protocol on cpusmall (one seed)"),
-    ("any_teacher_compactiv.md", "Any teacher, no data: compactiv"),
-    ("any_teacher_others.md", "Any teacher, no data: cpusmall, mv, puma32h"),
     ("black_box.md", "Black-box teachers: query options per teacher query"),
     ("threads.md", "Torch threads during fit"),
     ("step_cost.md", "What a student step costs, and where a fit's seconds go"),
@@ -177,7 +163,10 @@ def _benchmark_results(prefix):
         if levels:
             shift = "#" * max(0, 3 - min(levels))
             text = re.sub(r"^(#+) ", rf"\1{shift} ", text, flags=re.MULTILINE)
-        sections.append(f"## {title}\n\nFrom `benchmarks/results/{name}`.\n\n{text}\n")
+        anchor = Path(name).stem
+        sections.append(
+            f"## {title} {{#{anchor}}}\n\nFrom `benchmarks/results/{name}`.\n\n{text}\n"
+        )
     figures = [
         p.name for p in sorted(RESULTS.glob("*.png")) if p.name not in referenced
     ]

@@ -142,9 +142,8 @@ def _log_factors(shape, p, scale_range, generator, device):
     high)``. Where that range holds 0 (``low <= 1 <= high``, the default), the
     band sits where the ramp crosses 0, so a clamp does the selection, with no
     mask: a third to a half of the cost of drawing the choice and the factor
-    apart (0.31 against 1.09 ms for 4,096 queries of 32 features, 8.9 against
-    19.5 ms at 384), which was most of a round's base queries at hundreds of
-    features.
+    apart, which was most of a round's base queries at hundreds of features
+    (the changelog has the figures).
     """
     low, high = math.log(scale_range[0]), math.log(scale_range[1])
     u = torch.rand(shape, generator=generator, device=device)
@@ -292,8 +291,7 @@ class BoundedGapQueries(QueryStrategy):
     the current student (the student is cheap to evaluate; the teacher's
     answers are already known) are perturbed by ``mutation_scale`` unit-space
     standard deviations. Either way every teacher query is also a training
-    query; ``benchmarks/results/black_box.md`` compares the two per teacher
-    query (zeroth-order was ahead on average, evolve steadier).
+    query.
 
     Parameters
     ----------
@@ -311,18 +309,15 @@ class BoundedGapQueries(QueryStrategy):
         Weight of the student-output penalty ``gamma * S(x)**2``.
     alpha : "linear" or float in [0, 1], default=0.25
         Fraction of optimised queries: constant, or falling from 1 to 0 over
-        the budget ("linear", the paper's schedule). A constant quarter was
-        better than the paper's schedule on its four datasets, about as good
-        on 384 features, and asks for fewer gradient steps; measured in
-        ``benchmarks/results/paper_table_ablation.md``.
+        the budget ("linear", the paper's schedule, which asks for more
+        gradient steps).
     scale_mixture : float in [0, 1], default=0.5
         Fraction of base-distribution draws rescaled by a factor drawn
         log-uniformly from ``scale_range`` (a scale mixture of normals); 0
         gives the paper's plain N(0, 1) queries. Real standardised features
         are rarely Gaussian (heavy tails with a tight core, or bounded
         boxes), and a scale mixture covers both. Only for normal domains:
-        uniform boxes and empirical domains have their own extent. Measured
-        in ``benchmarks/results/paper_table_ablation.md``.
+        uniform boxes and empirical domains have their own extent.
     scale_range : tuple of two floats (low, high), default=(0.25, 4.0)
         Range of the log-uniform rescaling factor, ``0 < low <= high``.
     rescale : {"feature", "row"}, default="feature"
@@ -330,27 +325,16 @@ class BoundedGapQueries(QueryStrategy):
         each query, with a factor of its own, so that a query has a few
         features far out and the rest near the core, as a real row with an
         outlier does. ``"row"`` (the earlier default): a whole query, all its
-        features rescaled by one factor. Per feature lowered the student's
-        mean fidelity error on all four of the paper's datasets at its 10
-        seeds (by 11 to 12% on three of them, 2% on puma32h) and on the
-        384-feature check (measured when it became the default; see the
-        changelog and ``benchmarks/results/paper_table_ablation*.md``).
-        Drawing a factor per feature value
-        costs about 0.3 ms per round of 4,096 queries of 32 features.
+        features rescaled by one factor.
     ascent_precision : {"auto", "float32", "bfloat16"}, default="auto"
         Precision of the ascent's forward and backward passes through the
         teacher and the student (white-box teachers; ``torch.autocast``).
         Only the direction of each step is computed in it: the queries, the
         teacher's labels and the student's training stay float32. "auto" is
         bfloat16 on a CPU that multiplies in it natively (AVX512-BF16 or
-        AMX), where a round's ascent took 0.47 of the float32 time at 384
-        features and 0.26 to 0.52 at 10 to 32
-        (``benchmarks/results/ascent_cost.md``), and
-        float32 on any other device. At the paper's 10 seeds the students
-        were level with a float32 ascent, within 0.005 of the ratio to the
-        teacher on each dataset (``benchmarks/results/ascent_precision.md``).
-        A teacher that fails under autocast falls back to float32 with a
-        warning ("auto" only; an explicit "bfloat16" raises).
+        AMX), where it is faster and the students as faithful, and float32 on
+        any other device. A teacher that fails under autocast falls back to
+        float32 with a warning ("auto" only; an explicit "bfloat16" raises).
     black_box : {"zeroth_order", "evolve"}, default="zeroth_order"
         How the optimised fraction is made for a teacher without gradients.
     mutation_scale : float, default=0.5

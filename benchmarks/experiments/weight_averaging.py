@@ -14,9 +14,9 @@ the averages has the lowest hold-out loss. A second fit per dataset and seed
 lowers the floor of the student's cosine learning-rate schedule from 1/100 to
 ``--floor`` of its start, with no averaging.
 
-Example (``results/weight_averaging.md``)::
+Example (``benchmarks/results/weight_averaging.md``)::
 
-    python benchmarks/weight_averaging.py --data-dir ../shared/datasets \\
+    python benchmarks/experiments/weight_averaging.py --data-dir ../shared/datasets \\
         --seeds 1 2 3 4 5 6 7 8 9 10 --jobs 2 --out benchmarks/results/weight_averaging
 """
 
@@ -30,7 +30,7 @@ import torch
 from skorch.callbacks import Callback
 from torch.optim.swa_utils import AveragedModel
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent))
 from protocol import (  # noqa: E402
     DATASETS,
     add_data_arguments,

@@ -18,9 +18,9 @@ The test rows are grouped by their largest standardised feature value
 the squared error that comes from rows with a feature beyond 4 standard
 deviations. A second table describes the training rows' ranges.
 
-Example (``results/where_it_loses.md``)::
+Example (``benchmarks/results/where_it_loses.md``)::
 
-    python benchmarks/where_it_loses.py --data-dir ../shared/datasets \\
+    python benchmarks/experiments/where_it_loses.py --data-dir ../shared/datasets \\
         --seeds 1 2 3 4 5 6 7 8 9 10 --jobs 2 --out benchmarks/results/where_it_loses
 """
 
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent))
 from protocol import (  # noqa: E402
     DATASETS,
     add_data_arguments,

@@ -87,6 +87,13 @@ class InputDomain:
         uniform inside it (within the domain's bounds). A tree's leaves are
         such boxes, weighted by the training samples that reached them.
         ``marginals`` is needed too (for quantile-based strategies).
+    uniform_fraction : float, default=0.0
+        For the ``"boxes"`` distribution: the share of queries drawn uniformly
+        from the whole box ``[low, high]`` (finite bounds, else
+        :meth:`box`) instead of from a weighted box, so that queries cover
+        the whole range as well as the dense regions. Integer features are
+        then uniform over their integers, categorical ones over their
+        categories.
     ignored : array-like of bool, default=None
         Features the student does not take as input: its input
         standardisation maps them to zero. Those of zero ``scale`` (e.g. never
@@ -111,6 +118,9 @@ class InputDomain:
     (array([5., 0.]), array([5., 1.]))
     """
 
+    # Domains pickled before uniform_fraction existed draw from boxes only.
+    uniform_fraction = 0.0
+
     def __init__(
         self,
         loc,
@@ -126,6 +136,7 @@ class InputDomain:
         categories=None,
         ignored=None,
         boxes=None,
+        uniform_fraction=0.0,
     ):
         if distribution not in _DISTRIBUTIONS:
             raise ValueError(
@@ -190,6 +201,11 @@ class InputDomain:
             if weights.shape != (box_low.shape[0],) or not (weights > 0).any():
                 raise ValueError("box weights need one positive weight per box.")
             boxes = (box_low, box_high, weights)
+        if not 0 <= uniform_fraction <= 1 or (uniform_fraction and boxes is None):
+            raise ValueError(
+                "uniform_fraction must be in [0, 1], and 0 unless "
+                f"distribution='boxes'; got {uniform_fraction!r}."
+            )
         if marginals is not None:
             if len(marginals) != n:
                 raise ValueError(f"marginals needs {n} arrays, got {len(marginals)}.")
@@ -202,6 +218,7 @@ class InputDomain:
         self.jitter = jitter
         self.marginals = marginals
         self.boxes = boxes
+        self.uniform_fraction = float(uniform_fraction)
         self.integer = (
             np.zeros(n, bool) if integer is None else np.asarray(integer, bool)
         )
@@ -404,7 +421,12 @@ class InputDomain:
             return 2 * torch.rand(shape, generator=generator, device=device) - 1
         noise = self.jitter * torch.randn(shape, generator=generator, device=device)
         if self.distribution == "boxes":
-            return self._sample_boxes(n, generator, device)
+            z = self._sample_boxes(n, generator, device)
+            if self.uniform_fraction > 0:
+                whole = self._sample_whole_box(n, generator, device)
+                pick = torch.rand(n, 1, generator=generator, device=device)
+                z = torch.where(pick < self.uniform_fraction, whole, z)
+            return z
         if self.distribution == "empirical":
             rows = self._unit_rows(device)
             pick = torch.randint(
@@ -465,6 +487,37 @@ class InputDomain:
         uniform = low + (high - low) * u
         z = torch.where(count > 0, from_marginal + noise, uniform)
         return torch.minimum(torch.maximum(z, low), high).T.contiguous()
+
+    def _sample_whole_box(self, n, generator, device):
+        """Draw uniformly from the whole box (integers and categories alike)."""
+        low, high, categories = self._unit_whole_box(device)
+        z = low + (high - low) * torch.rand(
+            (n, self.n_features), generator=generator, device=device
+        )
+        for j, values in zip(self.categories, categories):
+            pick = torch.randint(
+                values.numel(), (n,), generator=generator, device=device
+            )
+            z[:, j] = values[pick]
+        return z
+
+    def _unit_whole_box(self, device):
+        def build():
+            low, high = self.box()
+            # Half an integer beyond each end: after clipping and rounding,
+            # every integer in the box is equally likely.
+            half = np.where(self.integer, 0.5, 0.0)
+            return (
+                (low - half - self.loc) / self._unit_scale,
+                (high + half - self.loc) / self._unit_scale,
+                *(
+                    (v - self.loc[j]) / self._unit_scale[j]
+                    for j, v in self.categories.items()
+                ),
+            )
+
+        low, high, *categories = self._on_device("whole box", device, build)
+        return low, high, categories
 
     def _unit_boxes(self, device):
         def build():
@@ -594,8 +647,13 @@ class InputDomain:
             if self.rows is not None
             else ""
         )
+        mixed = (
+            f", uniform_fraction={self.uniform_fraction}"
+            if self.uniform_fraction
+            else ""
+        )
         return (
-            f"InputDomain({self.distribution}, n_features={self.n_features}, "
+            f"InputDomain({self.distribution}{mixed}, n_features={self.n_features}, "
             f"loc={fmt(self.loc)}, scale={fmt(self.scale)}{bounds}{rows}, "
             f"source={self.source!r})"
         )
@@ -615,6 +673,7 @@ class InputDomain:
         return (
             self.distribution == other.distribution
             and self.jitter == other.jitter
+            and self.uniform_fraction == other.uniform_fraction
             and same_marginals
             and self.categories.keys() == other.categories.keys()
             and all(

@@ -101,3 +101,42 @@ def test_negative_scale_and_nan_are_rejected():
         InputDomain([0.0], [-1.0])
     with pytest.raises(ValueError, match="NaN"):
         InputDomain([np.nan], [1.0])
+
+
+def _corner_boxes(uniform_fraction):
+    """A domain on [0, 10] x {0..10} x {1, 5, 7} whose one box is a corner."""
+    return InputDomain(
+        [5.0, 5.0, 4.0],
+        [3.0, 3.0, 2.0],
+        low=[0, 0, 1],
+        high=[10, 10, 7],
+        distribution="boxes",
+        marginals=[np.linspace(0, 10, 50), np.arange(11.0), np.array([1.0, 5, 7])],
+        boxes=(np.array([[0.0, 0, 1]]), np.array([[1.0, 1, 1]]), np.ones(1)),
+        integer=[False, True, True],
+        categories={2: [1.0, 5.0, 7.0]},
+        uniform_fraction=uniform_fraction,
+    )
+
+
+def test_uniform_fraction_mixes_the_whole_box_into_the_boxes():
+    x = _sample(_corner_boxes(0.5), 6000)
+    in_corner = (x[:, 0] <= 1) & (x[:, 1] <= 1) & (x[:, 2] == 1)
+    # Half from the corner box, half uniform (which lands there rarely).
+    assert 0.45 < in_corner.mean() < 0.56
+    rest = x[~in_corner]
+    # The whole box: every integer, end points included, and every category,
+    # each about equally often.
+    counts = np.bincount(rest[:, 1].astype(int), minlength=11)
+    assert counts.size == 11 and counts.min() > 0.5 * counts.mean(), counts
+    for value in (1.0, 5.0, 7.0):
+        assert 0.25 < np.mean(rest[:, 2] == value) < 0.45
+    assert rest[:, 0].max() > 9.5 and np.all(_sample(_corner_boxes(0.0))[:, 0] <= 1)
+
+
+@pytest.mark.parametrize("uniform_fraction", [-0.1, 1.5])
+def test_uniform_fraction_must_be_a_share(uniform_fraction):
+    with pytest.raises(ValueError, match="uniform_fraction must be in"):
+        _corner_boxes(uniform_fraction)
+    with pytest.raises(ValueError, match="uniform_fraction must be in"):
+        InputDomain([0.0], [1.0], uniform_fraction=0.5)  # not a boxes domain

@@ -1,20 +1,27 @@
+import copy
 import warnings
 
 import numpy as np
 import pytest
 import torch
-from sklearn.compose import ColumnTransformer
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.datasets import make_friedman1
 from sklearn.ensemble import (
+    BaggingRegressor,
     GradientBoostingRegressor,
     HistGradientBoostingRegressor,
     RandomForestRegressor,
+    StackingRegressor,
+    VotingRegressor,
 )
 from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LinearRegression, Ridge, RidgeCV
+from sklearn.multioutput import MultiOutputRegressor
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import (
+    FunctionTransformer,
     MinMaxScaler,
     OneHotEncoder,
     QuantileTransformer,
@@ -22,6 +29,7 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 from sklearn.svm import SVR
+from sklearn.tree import DecisionTreeRegressor
 
 from skdistill import DataFreeDistillRegressor
 from skdistill._introspection import infer_domain
@@ -63,7 +71,7 @@ def test_tree_thresholds_cover_the_data_range(raw):
     X, y = raw
     forest = RandomForestRegressor(n_estimators=20, random_state=0).fit(X, y)
     domain = infer_domain(forest, 6)
-    assert "split thresholds" in domain.source
+    assert "leaf boxes + threshold box" in domain.source
     q = _queries(domain)
     span = X.max(0) - X.min(0)
     assert np.all(q.min(0) < X.min(0) + 0.1 * span)
@@ -137,8 +145,7 @@ def test_precedence_user_domain_then_rows_then_teacher(raw):
     )
     assert "fit(X)" in DataFreeDistillRegressor(forest, **small).fit(X).domain_.source
     assert (
-        "split thresholds"
-        in DataFreeDistillRegressor(forest, **small).fit().domain_.source
+        "leaf boxes" in DataFreeDistillRegressor(forest, **small).fit().domain_.source
     )
 
 
@@ -174,8 +181,9 @@ def test_forest_leaf_boxes_keep_the_joint_structure_of_the_data():
     domain = infer_domain(forest, 2)
     assert domain.distribution == "boxes"
     q = _queries(domain)
-    # Independent marginals would give no correlation; the leaves keep most of it.
-    assert np.corrcoef(q[:, 0], q[:, 1])[0, 1] > 0.8
+    # The leaf boxes keep the queries near the diagonal, as the data are;
+    # independent marginals (or the threshold box alone) put a fifth there.
+    assert np.mean(np.abs(q[:, 0] - q[:, 1]) < 1) > 0.5
 
 
 @pytest.mark.parametrize("package", ["lightgbm", "xgboost"])
@@ -197,3 +205,134 @@ def test_gradient_boosting_libraries_reveal_their_thresholds(package):
     assert domain.ignored[2]  # constant in training: never split on
     if package == "lightgbm":  # thresholds at k + 0.5: an integer feature
         np.testing.assert_array_equal(q[:, 0], np.round(q[:, 0]))
+
+
+def _forest():
+    return RandomForestRegressor(n_estimators=10, random_state=0)
+
+
+def _hgb():
+    return HistGradientBoostingRegressor(max_iter=20)
+
+
+@pytest.mark.parametrize(
+    "teacher, inner",
+    [
+        (
+            TransformedTargetRegressor(_hgb(), func=np.log1p, inverse_func=np.expm1),
+            "HistGradientBoostingRegressor",
+        ),
+        (
+            BaggingRegressor(
+                DecisionTreeRegressor(),
+                n_estimators=10,
+                max_features=0.5,
+                random_state=0,
+            ),
+            "DecisionTreeRegressor",
+        ),
+        (VotingRegressor([("rf", _forest()), ("hgb", _hgb())]), "(RandomForest"),
+        (
+            StackingRegressor([("rf", _forest()), ("hgb", _hgb())], RidgeCV()),
+            "HistGradientBoostingRegressor",
+        ),
+        (MultiOutputRegressor(_hgb()), "HistGradientBoostingRegressor"),
+        (make_pipeline(SimpleImputer(), _hgb()), "SimpleImputer > HistGradient"),
+        (make_pipeline(FunctionTransformer(), _forest()), "RandomForestRegressor"),
+        (make_pipeline(StandardScaler(), _forest()), "StandardScaler.inverse"),
+    ],
+    ids=lambda p: type(p).__name__ if not isinstance(p, str) else "",
+)
+def test_wrappers_are_seen_through_to_the_data_range(raw, teacher, inner):
+    X, y = raw
+    if isinstance(teacher, MultiOutputRegressor):
+        y = np.column_stack([y, y**2])
+    domain = infer_domain(teacher.fit(X, y), 6)
+    assert domain.distribution == "boxes"
+    assert inner in domain.source and domain.source.endswith("+ threshold box")
+    # Bounds on each feature's own scale (10^j): no column mapped to another.
+    span = X.max(0) - X.min(0)
+    assert np.all(np.abs(domain.low - X.min(0)) < 0.15 * span), domain.low
+    assert np.all(np.abs(domain.high - X.max(0)) < 0.15 * span), domain.high
+    q = _queries(domain)
+    assert domain.contains(q)
+    assert np.all(q.max(0) - q.min(0) > 0.8 * span)
+
+
+def test_bagged_trees_map_their_feature_subsets_back():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(300, 4)) * [1, 10, 100, 1000]
+    y = X.sum(axis=1)
+    # Each tree sees one column; three trees cannot see all four.
+    bagging = BaggingRegressor(
+        DecisionTreeRegressor(), n_estimators=3, max_features=1, random_state=0
+    ).fit(X, y)
+    seen = np.isin(np.arange(4), np.concatenate(bagging.estimators_features_))
+    assert not seen.all()
+    domain = infer_domain(bagging, 4)
+    np.testing.assert_array_equal(domain.ignored, ~seen)
+    np.testing.assert_allclose(domain.high[seen], X.max(0)[seen], rtol=0.05)
+    low, high, _ = domain.boxes
+    # A tree on one column bounds its boxes on that column only.
+    assert np.all((np.isfinite(low) | np.isfinite(high)).sum(axis=1) <= 1)
+
+
+def test_tree_domain_covers_the_whole_threshold_range_as_well_as_dense_leaves():
+    rng = np.random.default_rng(0)
+    # 95% of the rows in a corner, the rest spread over [0, 10]^2.
+    X = np.concatenate([rng.uniform(0, 1, (950, 2)), rng.uniform(0, 10, (50, 2))])
+    y = np.sin(X[:, 0]) + X[:, 1]
+    forest = RandomForestRegressor(n_estimators=20, random_state=0).fit(X, y)
+    domain = infer_domain(forest, 2)
+    assert domain.uniform_fraction == 0.5
+    leaves_only = copy.copy(domain)
+    leaves_only.uniform_fraction = 0.0
+
+    def outside_corner(d):
+        return np.mean((_queries(d) > 1.5).any(axis=1))
+
+    # The leaves alone follow the rows into the corner; the mixture sends a
+    # sizeable share of queries over the rest of the range.
+    assert outside_corner(domain) > outside_corner(leaves_only) + 0.3
+    q = _queries(domain)
+    assert np.all(q.max(0) - q.min(0) > 0.95 * (domain.high - domain.low))
+    # And the dense corner still gets more than its share of the box.
+    assert np.mean((q < 1).all(axis=1)) > 0.25
+
+
+def _boosted(package, X, y):
+    if package == "hgb":
+        return HistGradientBoostingRegressor(max_iter=10, max_leaf_nodes=8).fit(X, y)
+    lib = pytest.importorskip(package)
+    if package == "lightgbm":
+        return lib.LGBMRegressor(n_estimators=10, num_leaves=8, verbose=-1).fit(X, y)
+    return lib.XGBRegressor(n_estimators=10, max_depth=3).fit(X, y)
+
+
+@pytest.mark.parametrize("package", ["hgb", "lightgbm", "xgboost"])
+def test_boosted_trees_give_leaf_boxes_weighted_by_their_training_counts(package):
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=400), rng.exponential(size=400)])
+    y = np.sin(2 * X[:, 0]) + X[:, 1] + 0.1 * rng.normal(size=400)
+    domain = infer_domain(_boosted(package, X, y), 2)
+    assert domain.distribution == "boxes" and "leaf boxes" in domain.source
+    low, high, weights = domain.boxes
+    assert low.shape[0] > 20  # the leaves of several trees
+    # Each box weighs the share of the training rows it holds (per tree).
+    inside = ((X[:, None] >= low) & (X[:, None] <= high)).all(axis=2).mean(axis=0)
+    np.testing.assert_allclose(weights, inside / inside.sum(), atol=0.01)
+
+
+@pytest.mark.parametrize("package", ["hgb", "lightgbm"])  # they keep the range
+def test_integer_features_stay_integer_across_the_whole_box(package):
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 10, 500), rng.normal(size=500)])
+    # One split on the integer feature: its thresholds alone span 6 and 7.
+    y = np.where(X[:, 0] > 6, 3.0, 0.0) + X[:, 1]
+    domain = infer_domain(_boosted(package, X, y), 2)
+    assert domain.integer.tolist() == [True, False]
+    q = _queries(domain)
+    np.testing.assert_array_equal(q[:, 0], np.round(q[:, 0]))
+    # Every integer of the range shows up, the end points included.
+    counts = np.bincount(q[:, 0].astype(int), minlength=10)
+    assert counts.size == 10 and counts.min() > 0.03 * len(q), counts

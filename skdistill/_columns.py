@@ -37,8 +37,9 @@ from torch import nn
 
 from ._domain import InputDomain
 from ._introspection import _scaler_features, _threshold_feature
+from ._student import MLPStudent
 
-__all__ = ["CodeExpansion", "Column", "TableSchema"]
+__all__ = ["CodeExpansion", "Column", "TableSchema", "TableStudent"]
 
 _KINDS = ("number", "integer", "bool", "category")
 _GRID = 256  # values per column in a marginal distribution
@@ -871,6 +872,40 @@ class CodeExpansion(nn.Module):
 
 
 # -- reading a fitted teacher ------------------------------------------------------
+class TableStudent(nn.Module):
+    """An :class:`~skdistill.MLPStudent` behind a :class:`CodeExpansion`.
+
+    The default student of a teacher fitted on a DataFrame: it takes rows of
+    the code space (one code per categorical column, numbers as they are)
+    and one-hot encodes the codes before its hidden layers, so that the
+    levels of a column are unordered to it.
+
+    Parameters
+    ----------
+    n_levels : list of int
+        Per code feature: 0 for a number, else its number of levels
+        (:meth:`TableSchema.expansion`).
+    n_outputs : int, default=1
+        Output width.
+    hidden_layer_sizes : tuple of int, default=(50,)
+        Width of each hidden layer.
+    activation : {"tanh", "relu", "logistic", "gelu", "silu"}, default="tanh"
+        Hidden activation.
+    """
+
+    def __init__(
+        self, n_levels, n_outputs=1, hidden_layer_sizes=(50,), activation="tanh"
+    ):
+        super().__init__()
+        self.expansion = CodeExpansion(n_levels)
+        self.mlp = MLPStudent(
+            self.expansion.n_outputs, n_outputs, hidden_layer_sizes, activation
+        )
+
+    def forward(self, x):
+        return self.mlp(self.expansion(x))
+
+
 def _unwrap(estimator):
     """See through FrozenEstimator, search CV and TransformedTargetRegressor."""
     for _ in range(16):
@@ -905,6 +940,7 @@ def _read_model(estimator, columns):
         steps = [s for _, s in estimator.steps if s not in (None, "passthrough")]
         if len(steps) > 1:
             _read_transformer(steps[0], list(range(len(columns))), columns)
+            _read_passed_through(steps, columns)
             return
         estimator = _unwrap(steps[-1])
     if hasattr(estimator, "_bin_mapper") and hasattr(estimator, "is_categorical_"):
@@ -913,6 +949,49 @@ def _read_model(estimator, columns):
         _read_lightgbm(estimator, columns)
     else:
         _read_transformer(estimator, list(range(len(columns))), columns)
+
+
+def _read_passed_through(steps, columns):
+    """Ranges of the columns a ColumnTransformer passes through untransformed.
+
+    The steps after it see those columns as they are: the ranges they reveal
+    (a tree model's split thresholds, say) are the columns' own.
+    """
+    from sklearn.compose import ColumnTransformer
+
+    from ._introspection import _MAX_TREES, _reveal_steps
+
+    first = steps[0]
+    if not isinstance(first, ColumnTransformer) or not hasattr(
+        first, "output_indices_"
+    ):
+        return
+    width = max((s.stop for s in first.output_indices_.values()), default=0)
+    revealed = _reveal_steps(steps[1:], width, _MAX_TREES, np.random.default_rng(0))
+    if revealed is None:
+        return
+    for name, local in first._transformer_to_input_indices.items():
+        transformer = (
+            first.remainder if name == "remainder" else first.named_transformers_[name]
+        )
+        if not _is_passthrough(transformer):
+            continue
+        start = first.output_indices_[name].start
+        for k, j in enumerate(local):
+            feature = revealed.features[start + k]
+            if feature is not None and columns[j].levels is None:
+                feature.origin = f"{feature.origin} (passed through)"
+                _learn_range(columns[j], feature)
+
+
+def _is_passthrough(transformer):
+    """Whether a fitted ColumnTransformer's transformer leaves its columns as they are."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    if isinstance(transformer, str):
+        return transformer == "passthrough"
+    # A fitted ColumnTransformer holds "passthrough" as an identity FunctionTransformer.
+    return isinstance(transformer, FunctionTransformer) and transformer.func is None
 
 
 def _read_transformer(step, indices, columns):

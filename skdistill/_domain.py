@@ -281,6 +281,7 @@ class InputDomain:
         max_rows=_MAX_ROWS,
         random_state=0,
         source="fit(X): unlabelled rows",
+        categories=None,
     ):
         """Return an empirical domain: the rows of ``X`` with a little jitter.
 
@@ -289,7 +290,9 @@ class InputDomain:
         ``jitter``, so they follow the joint distribution of the features,
         correlations and outliers included; the bounds are the range of
         ``X``. A feature that is constant in ``X`` stays constant in queries,
-        and one whose values are all integers stays integer.
+        and one whose values are all integers stays integer; ``categories``
+        (feature index to allowed values) keeps categorical features on their
+        values.
         """
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[0] < 2:
@@ -310,6 +313,7 @@ class InputDomain:
             rows=X,
             jitter=jitter,
             integer=(X == np.round(X)).all(axis=0),
+            categories=categories,
         )
 
     @classmethod

@@ -325,6 +325,12 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         The default student's initial learning rate.
     n_features_in_ : int
         Number of features seen by the teacher.
+    columns_ : TableSchema or None
+        For a teacher fitted on a DataFrame with text or category columns:
+        per column, its kind, levels, dtype and where each was learned (the
+        teacher's encoders, categories or thresholds, or ``fit(X)``). The
+        distiller works in its code space (one code per categorical column)
+        and ``predict`` takes such DataFrames. None otherwise.
     feature_names_in_ : ndarray of str
         Feature names: the teacher's when it has them (a DataFrame given to
         ``fit(X)`` must then have the same columns, in order), else those of
@@ -535,7 +541,9 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             # 1. The teacher, behind one adapter interface.
             teacher = self._teacher_adapter(X)
             # 2. The input domain.
-            self.domain_ = _resolve_domain(self.domain, X, teacher, self.teacher, seed)
+            self.domain_ = _resolve_domain(
+                self.domain, X, teacher, self.teacher, seed, self.columns_
+            )
             teacher.domain = self.domain_  # named in the teacher's error messages
             # 3. The synthetic hold-out set, labelled by the teacher; the
             # student averages over the teacher's noise inputs.
@@ -579,11 +587,25 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         return FitState.from_scratch()
 
     def _validate_rows(self, X):
+        """Read the teacher's table columns (``columns_``); validate ``X``.
+
+        With ``columns_``, ``X`` (a DataFrame) comes back in its code space.
+        """
+        self.columns_ = _read_columns(self.teacher, X)
         if X is None:
             return None
-        return validate_data(
-            self, X, dtype=[np.float64, np.float32], ensure_min_samples=2
-        )
+        if self.columns_ is None:
+            return validate_data(
+                self, X, dtype=[np.float64, np.float32], ensure_min_samples=2
+            )
+        codes = self.columns_.encode(X)
+        codes = codes[~np.isnan(codes).any(axis=1)]  # levels the teacher never saw
+        if codes.shape[0] < 2:
+            raise ValueError(
+                "fit(X) needs at least 2 rows of X whose levels the teacher knows; "
+                f"got {codes.shape[0]}."
+            )
+        return codes
 
     def _n_threads(self):
         if self.n_threads == "auto":
@@ -606,10 +628,13 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         """The teacher behind its adapter; sets the fitted feature attributes."""
         # n_features is checked against the teacher by as_teacher, X below.
         n_features = self.n_features
-        if n_features is None and X is not None:
+        if n_features is None and X is not None and self.columns_ is None:
             n_features = self.n_features_in_
-        teacher = as_teacher(self.teacher, n_features, self.device_)
-        if X is None:
+        teacher = as_teacher(self.teacher, n_features, self.device_, self.columns_)
+        if self.columns_ is not None:
+            self.n_features_in_ = len(self.columns_.names)
+            self.feature_names_in_ = np.asarray(self.columns_.names, dtype=object)
+        elif X is None:
             self.n_features_in_ = teacher.n_features
             if hasattr(self, "feature_names_in_"):  # from an earlier fit(X)
                 del self.feature_names_in_
@@ -705,7 +730,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         )
         if self.student is None:
             student = _default_student(
-                self.n_features_in_,
+                self.n_features_in_ if self.columns_ is None else self.columns_,
                 self.n_outputs_,
                 hidden_layer_sizes,
                 self.activation,
@@ -722,7 +747,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         # stream maps each round once); module_ maps raw inputs to the
         # teacher's units. A warm start keeps the input units its weights
         # were fitted in.
-        x_units = state.x_units or (self.domain_.loc, self.domain_.input_scale)
+        x_units = state.x_units or _input_units(self.domain_)
         units = tuple(
             torch.as_tensor(u, dtype=torch.float32).reshape(-1).cpu()
             for u in (*x_units, y_loc, y_scale)
@@ -845,8 +870,12 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Raw inputs, as the teacher takes them.
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Raw inputs, as the teacher takes them. For a teacher fitted on a
+            DataFrame with text or category columns (``columns_``), a
+            DataFrame with its columns (in any order): a level the teacher
+            never saw counts as no level of its column, and a missing number
+            as the column's typical value.
 
         Returns
         -------
@@ -854,7 +883,10 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             Shaped like the teacher's own predictions.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        if getattr(self, "columns_", None) is not None:
+            X = self.columns_.encode(X)
+        else:
+            X = validate_data(self, X, reset=False, dtype=np.float32)
         # The module directly, in large chunks: skorch's predict fetches rows
         # one by one through a DataLoader, which costs more than the network.
         if not X.flags.writeable:  # e.g. pandas' read-only views: torch warns
@@ -902,7 +934,11 @@ def _default_student(
     n_rounds,
     device,
 ):
-    """The default student: an MLPStudent stepped by fused Adam on a warm-up cosine."""
+    """The default student: an MLPStudent stepped by fused Adam on a warm-up cosine.
+
+    ``n_features`` is the input width, or the TableSchema of a DataFrame
+    teacher (a :class:`~skdistill._columns.TableStudent` then).
+    """
     schedule = LRScheduler(
         WarmupCosineLR,
         T_max=n_rounds,
@@ -912,9 +948,15 @@ def _default_student(
         # the history's length.
         last_epoch=-1,
     )
+    if isinstance(n_features, Integral):
+        network = {"module": MLPStudent, "module__n_features": n_features}
+    else:  # a TableSchema: one-hot codes in front of the MLP
+        network = {
+            "module": _table_student(),
+            "module__n_levels": n_features.expansion().n_levels,
+        }
     return StudentNet(
-        MLPStudent,
-        module__n_features=n_features,
+        **network,
         module__n_outputs=n_outputs,
         module__hidden_layer_sizes=hidden_layer_sizes,
         module__activation=activation,
@@ -945,9 +987,26 @@ def _teacher_feature_names(teacher, names):
     return teacher_names
 
 
-def _resolve_domain(domain, X, teacher, estimator, seed):
+def _resolve_domain(domain, X, teacher, estimator, seed, columns=None):
     """Explicit domain > unlabelled rows > what the teacher reveals > N(0, 1)."""
     n_features = teacher.n_features
+    if columns is not None:  # a DataFrame teacher: the code space of its columns
+        if domain is not None:
+            raise ValueError(
+                f"The teacher {teacher.name} takes a DataFrame with text or category "
+                "columns, whose domain is read off the teacher and its columns "
+                "(columns_); domain=... is not supported for it. Pass unlabelled "
+                "rows to fit(X) to shape it instead."
+            )
+        coded = columns.domain()
+        if X is None:
+            return coded
+        return InputDomain.from_data(
+            X,
+            random_state=seed,
+            source="fit(X): unlabelled rows, as codes of the teacher's columns",
+            categories=coded.categories,
+        )
     if domain is not None:
         return InputDomain.from_param(domain, n_features)
     if X is not None:
@@ -994,6 +1053,34 @@ def _warn_invalid(teacher, state):
             InvalidTeacherOutputWarning,
             stacklevel=5,  # < _end_fit < fit < sklearn's fit wrapper < caller
         )
+
+
+def _read_columns(teacher, X):
+    """The TableSchema of a teacher fitted on a DataFrame with text columns, or None."""
+    try:
+        from ._columns import TableSchema
+    except ImportError:  # no pandas, so no DataFrame teacher either
+        return None
+    return TableSchema.from_teacher(teacher, X if hasattr(X, "columns") else None)
+
+
+def _table_student():
+    from ._columns import TableStudent
+
+    return TableStudent
+
+
+def _input_units(domain):
+    """``(x_loc, x_scale)`` that standardise the student's inputs.
+
+    Categorical features (codes of a table's columns) are left as they are,
+    for the student's one-hot encoding.
+    """
+    loc = np.array(domain.loc, dtype=np.float64)
+    scale = np.array(domain.input_scale, dtype=np.float64)
+    for j in domain.categories:
+        loc[j], scale[j] = 0.0, 1.0
+    return loc, scale
 
 
 def _warn_interrupted(n_rounds, n_queries, best, checkpoint_dir):

@@ -159,10 +159,11 @@ class TorchTeacher(_Teacher):
 class SklearnTeacher(_Teacher):
     """Black-box teacher: only ``predict``, called on large numpy batches."""
 
-    def __init__(self, estimator, n_features, chunk_size=100_000):
+    def __init__(self, estimator, n_features, chunk_size=100_000, columns=None):
         super().__init__(estimator, n_features)
         self.chunk_size = chunk_size
         self.feature_names = getattr(estimator, "feature_names_in_", None)
+        self.columns = columns  # a TableSchema: queries are codes of its columns
         self.compiled = None  # a faster verified query path, set by compile
 
     def __getstate__(self):
@@ -171,12 +172,22 @@ class SklearnTeacher(_Teacher):
         return {**self.__dict__, "compiled": None}
 
     def compile(self, probe_x, reference, backend="auto"):
+        if self.columns is not None:
+            if backend == "hummingbird":
+                raise ValueError(
+                    "teacher_backend='hummingbird' needs a teacher that takes a "
+                    "numeric array; this one takes a DataFrame with text or "
+                    "category columns. Use teacher_backend='auto' or 'predict'."
+                )
+            return {"path": "predict", "reason": "the teacher takes a DataFrame"}
         self.compiled, record = compile_tree_teacher(
             self.estimator, probe_x, reference, self._predict_with_sklearn, backend
         )
         return record
 
     def _frame(self, x):
+        if self.columns is not None:
+            return self.columns.to_frame(x)
         if self.feature_names is None:
             return x
         import pandas as pd  # a teacher fitted on a DataFrame implies pandas
@@ -257,7 +268,7 @@ def _resolve_n_features(found, given, teacher):
     return int(n)
 
 
-def as_teacher(teacher, n_features=None, device="cpu"):
+def as_teacher(teacher, n_features=None, device="cpu", columns=None):
     """Wrap a fitted teacher in the adapter for its kind.
 
     Parameters
@@ -268,6 +279,9 @@ def as_teacher(teacher, n_features=None, device="cpu"):
         Feature count when the teacher does not reveal it.
     device : torch.device
         Where white-box teachers run.
+    columns : TableSchema or None
+        For a teacher fitted on a DataFrame with text or category columns:
+        queries are its code space, and reach the teacher as frames.
 
     Returns
     -------
@@ -300,6 +314,8 @@ def as_teacher(teacher, n_features=None, device="cpu"):
         raise _not_fitted(teacher) from None
     except TypeError:
         pass  # not an sklearn estimator (no fit): nothing to check
+    if columns is not None:
+        return SklearnTeacher(teacher, columns.n_codes, columns=columns)
     n = _resolve_n_features(
         getattr(teacher, "n_features_in_", None), n_features, teacher
     )

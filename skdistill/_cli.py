@@ -2,7 +2,9 @@
 
 Loads a fitted teacher (skops, or a pickle only with ``--trust-pickle``),
 distills it, prints the compression report and writes the student as ONNX,
-TorchScript or weights.
+TorchScript or weights. A teacher fitted on a DataFrame with text or category
+columns takes its ``--domain-from`` rows from a CSV file with its columns,
+and its ONNX student takes one input per column.
 """
 
 import argparse
@@ -78,7 +80,8 @@ def _build_parser():
         "--domain-from",
         metavar="FILE",
         help="unlabelled rows (.npy, or .csv with a header) that shape where "
-        "queries are drawn; default: inferred from the teacher",
+        "queries are drawn; default: inferred from the teacher. A teacher fitted "
+        "on a DataFrame takes a .csv with its columns (text as text)",
     )
     distill.add_argument(
         "--strategy",
@@ -221,7 +224,22 @@ def _read_rows(path, teacher):
     names = getattr(teacher, "feature_names_in_", None)
     if names is not None and set(names) <= set(frame.columns):
         return frame[list(names)]
+    columns = _table_columns(teacher)
+    if columns is not None:
+        missing = [n for n in columns.names if n not in frame]
+        raise CLIError(
+            f"--domain-from file {str(path)!r} lacks the teacher's column(s) "
+            f"{missing}: its header must name the columns the teacher was fitted "
+            "on."
+        )
     return frame.to_numpy(dtype=np.float64)
+
+
+def _table_columns(teacher):
+    """The teacher's DataFrame columns (a TableSchema), or None for a numeric one."""
+    from ._estimator import _read_columns
+
+    return _read_columns(teacher, None)
 
 
 def _report_rows(distiller, rows, n_rows, seed):
@@ -235,7 +253,12 @@ def _report_rows(distiller, rows, n_rows, seed):
         rows = rows.iloc[index] if hasattr(rows, "iloc") else rows[index]
         return rows, f"{n_rows:,} of the --domain-from rows"
     generator = torch.Generator().manual_seed(seed)
-    X = distiller.domain_.sample(n_rows, generator, "cpu").numpy().astype(np.float64)
+    X = distiller.domain_.sample(n_rows, generator, "cpu")
+    columns = getattr(distiller, "columns_", None)
+    if columns is not None:  # the domain holds codes of the teacher's columns
+        X = columns.to_frame(columns.canonical(X))
+        return X, f"synthetic rows from the input domain: {distiller.domain_.source}"
+    X = X.numpy().astype(np.float64)
     names = getattr(distiller, "feature_names_in_", None)
     if names is not None:
         import pandas as pd  # a teacher fitted on a DataFrame implies pandas
@@ -258,6 +281,14 @@ def _distill(args, stdout, stderr):
         trust_pickle=args.trust_pickle,
         stderr=stderr,
     )
+    if out_format != "onnx" and _table_columns(teacher) is not None:
+        # Fail before distilling: only the ONNX file holds the column encoding.
+        raise CLIError(
+            f"the teacher was fitted on a DataFrame with text or category columns, "
+            f"whose encoding the {out_format} format would not hold. Write ONNX "
+            "instead (--out student.onnx): one input per column, the encoding "
+            "inside the graph."
+        )
     rows = None if args.domain_from is None else _read_rows(args.domain_from, teacher)
 
     params = {
@@ -281,7 +312,12 @@ def _distill(args, stdout, stderr):
     print(report, file=stdout)
     print(f"  rows: {described}", file=stdout)
 
-    X_check = None if rows is None else np.asarray(X_report, dtype=np.float64)[:256]
+    if rows is None:
+        X_check = None
+    elif getattr(distiller, "columns_", None) is not None:
+        X_check = X_report.iloc[:256]
+    else:
+        X_check = np.asarray(X_report, dtype=np.float64)[:256]
     if out_format == "onnx":
         path = export_onnx(distiller, args.out, X=X_check)
         how = "ONNX, checked with onnxruntime against the student's predict"

@@ -351,6 +351,35 @@ class TableSchema:
                 codes[:, self._indicator_code[j]] = missing
         return codes
 
+    def teacher_frame(self, X):
+        """Return ``X`` as the teacher takes it: its column order and categories.
+
+        Columns are reordered by name (as :meth:`encode` does), and a column
+        the teacher holds as ``category`` but ``X`` holds otherwise (text
+        read from a CSV file, say) is cast to the teacher's categories: a
+        value outside them becomes missing, as it would in the teacher's
+        own frames. Other columns are left as they are.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`encode`, for a non-frame or other columns.
+        """
+        X = self._checked_frame(X)
+        cast = {
+            c.name: c.dtype
+            for c in self.columns
+            if isinstance(c.dtype, CategoricalDtype)
+            and not isinstance(X[c.name].dtype, CategoricalDtype)
+        }
+        if not cast:
+            return X
+        X = X.copy()
+        for name, dtype in cast.items():
+            series = X[name].astype(object)
+            X[name] = series.where(series.isin(dtype.categories)).astype(dtype)
+        return X
+
     def to_frame(self, codes):
         """Return the teacher's frame for code-space rows (numpy or torch).
 

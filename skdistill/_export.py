@@ -5,6 +5,13 @@ Every format holds the same computation as
 the student's standardisation (``StandardizedModule``) inside the graph,
 outputs in the teacher's units and shaped like the teacher's (``(n,)`` for a
 single-output teacher). Only the student is exported; the teacher never is.
+
+For a teacher fitted on a DataFrame with text or category columns
+(``distiller.columns_``), the student's network works on the code space
+(:class:`~skdistill._columns.TableSchema`): ONNX puts the column encoding in
+front of it (one input per column); TorchScript and :class:`DeployedStudent`
+take code-space rows (``distiller.columns_.encode(frame)``); weights alone
+would lose the encoding, so :func:`save_weights` refuses such a student.
 """
 
 import copy
@@ -46,6 +53,11 @@ class DeployedStudent(nn.Module):
     module that :func:`export_onnx` and :func:`export_torchscript` export and
     that :func:`load_weights` returns.
 
+    For a teacher fitted on a DataFrame with text or category columns
+    (``distiller.columns_``), the inputs are rows of its code space,
+    ``(n, columns_.n_codes)``: pass ``distiller.columns_.encode(frame)``,
+    not the frame (``feature_names`` are then ``columns_.code_names``).
+
     Parameters
     ----------
     module : StandardizedModule
@@ -53,7 +65,7 @@ class DeployedStudent(nn.Module):
     output_1d : bool
         Whether the teacher returns one-dimensional predictions.
     feature_names : list of str, default=None
-        The teacher's feature names, for the record.
+        The names of the input features, for the record.
     """
 
     def __init__(self, module, output_1d, feature_names=None):
@@ -74,7 +86,8 @@ class DeployedStudent(nn.Module):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Raw inputs, as the teacher takes them.
+            Raw inputs, as the teacher takes them (code-space rows for a
+            student of a DataFrame teacher: see the class description).
 
         Returns
         -------
@@ -96,12 +109,28 @@ def _deployed(distiller, caller):
     _check_fitted_distiller(distiller, caller)
     module = copy.deepcopy(distiller.student_.module_).cpu().eval()
     module.requires_grad_(False)
-    names = getattr(distiller, "feature_names_in_", None)
+    columns = getattr(distiller, "columns_", None)
+    if columns is not None:
+        names = columns.code_names
+    else:
+        names = getattr(distiller, "feature_names_in_", None)
     return DeployedStudent(module, distiller._teacher_output_1d, names).eval()
 
 
 def _check_rows(distiller, X):
-    """float32 rows to verify an export on: ``X``, else draws from ``domain_``."""
+    """Rows to verify an export on: ``(codes, rows)``.
+
+    ``codes``: float32 inputs of the student's module; ``rows``: the same
+    rows as :meth:`DataFreeDistillRegressor.predict` takes them (a frame for
+    a DataFrame teacher). From ``X``, else drawn from ``domain_``.
+    """
+    columns = getattr(distiller, "columns_", None)
+    if columns is not None:
+        if X is None:
+            generator = torch.Generator().manual_seed(0)
+            codes = distiller.domain_.sample(_N_CHECK_ROWS, generator, "cpu")
+            X = columns.to_frame(columns.canonical(codes))
+        return columns.encode(X), X
     if X is None:
         generator = torch.Generator().manual_seed(0)
         X = distiller.domain_.sample(_N_CHECK_ROWS, generator, "cpu").numpy()
@@ -110,29 +139,29 @@ def _check_rows(distiller, X):
         raise ValueError(
             f"X must have shape (n, {distiller.n_features_in_}); got {X.shape}."
         )
-    return X
-
-
-def _verify(name, got, distiller, X, tolerance):
-    """Raise if an exported model disagrees with ``distiller.predict`` on ``X``."""
     names = getattr(distiller, "feature_names_in_", None)
-    if names is not None:
-        import pandas as pd  # a distiller fitted with feature names implies pandas
+    if names is None:
+        return X, X
+    import pandas as pd  # a distiller fitted with feature names implies pandas
 
-        expected = distiller.predict(pd.DataFrame(X.astype(np.float64), columns=names))
-    else:
-        expected = distiller.predict(X)
+    return X, pd.DataFrame(X.astype(np.float64), columns=names)
+
+
+def _verify(name, got, distiller, rows, tolerance):
+    """Raise if an exported model disagrees with ``distiller.predict`` on ``rows``."""
+    expected = distiller.predict(rows)
+    n_rows = len(rows)
     got = np.asarray(got, dtype=np.float64)
     if got.shape != expected.shape:
         raise RuntimeError(
-            f"The {name} export returns shape {got.shape} on {X.shape[0]} rows; "
+            f"The {name} export returns shape {got.shape} on {n_rows} rows; "
             f"predict returns {expected.shape}."
         )
     max_diff = float(np.max(np.abs(got - expected), initial=0.0))
     allowed = tolerance * max(float(np.max(np.abs(expected), initial=0.0)), 1e-12)
     if not max_diff <= allowed:  # also catches NaN
         raise RuntimeError(
-            f"The {name} export disagrees with predict on {X.shape[0]} check rows: "
+            f"The {name} export disagrees with predict on {n_rows} check rows: "
             f"max abs difference {max_diff:.3g} > {allowed:.3g} (tolerance="
             f"{tolerance} times the largest prediction). The student's module may "
             "do something the exporter does not capture."
@@ -193,7 +222,7 @@ def _onnx_legacy(module, example, path, opset_version):
     )
 
 
-def _add_onnx_metadata(path, deployed):
+def _add_onnx_metadata(path, deployed, columns=None):
     try:
         import onnx
     except ImportError:  # the legacy exporter works without it
@@ -201,14 +230,38 @@ def _add_onnx_metadata(path, deployed):
     from . import __version__
 
     model = onnx.load(path)
-    metadata = {
-        "producer": f"skdistill {__version__}",
-        "feature_names": json.dumps(deployed.feature_names),
-        "input": "X: float32 (n_rows, n_features), raw inputs in the teacher's units",
-    }
+    if columns is None:
+        metadata = {
+            "feature_names": json.dumps(deployed.feature_names),
+            "input": "X: float32 (n_rows, n_features), raw inputs in the teacher's "
+            "units",
+        }
+    else:
+        metadata = {
+            "feature_names": json.dumps(columns.names),
+            "input": "one input per column, named as the column, shape (n_rows, 1): "
+            "string for text and category levels (missing as ''), int64, bool or "
+            "float32 (NaN for missing) for the others; see the graph's input "
+            "types. skdistill makes them with distiller.columns_.onnx_inputs(frame)",
+        }
+    metadata = {"producer": f"skdistill {__version__}", **metadata}
     for key, value in metadata.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
+    onnx.save(model, path)
+
+
+def _compose_onnx(path, columns):
+    """Put ``columns``' encoder (one input per column) in front of the file's graph."""
+    try:
+        import onnx
+    except ImportError as exc:
+        raise ImportError(
+            "Exporting the student of a DataFrame teacher builds its column encoder "
+            "with onnx, which is not installed: python -m pip install "
+            "'skdistill[onnx]'"
+        ) from exc
+    model = columns.compose_with(onnx.load(path), input_name="X")
     onnx.save(model, path)
 
 
@@ -224,6 +277,17 @@ def export_onnx(
     After writing, the file is loaded with onnxruntime and compared with
     ``predict``.
 
+    For a teacher fitted on a DataFrame with text or category columns
+    (``distiller.columns_``), the graph instead takes one input per column,
+    named as the column, each of shape ``(n_rows, 1)``: strings for text and
+    category levels (a missing value as ``""``), int64 for integer columns
+    without missing values and integer levels, bool for boolean columns,
+    float32 (NaN for missing) otherwise. The column encoding of ``predict``
+    is in the graph (:meth:`~skdistill._columns.TableSchema.to_onnx`): an
+    unseen level counts as no level, a missing number as its column's
+    typical value. ``distiller.columns_.onnx_inputs(frame)`` makes the
+    inputs from a frame.
+
     Parameters
     ----------
     distiller : DataFreeDistillRegressor
@@ -231,8 +295,8 @@ def export_onnx(
     path : str or path-like
         Where to write the ``.onnx`` file.
     X : array-like of shape (n_samples, n_features), default=None
-        Rows to check the export on. ``None`` draws 256 rows from the
-        distiller's ``domain_``.
+        Rows to check the export on (a DataFrame for a DataFrame teacher).
+        ``None`` draws 256 rows from the distiller's ``domain_``.
     opset_version : int, default=None
         ONNX opset; ``None`` uses the exporter's default.
     dynamo : "auto" or bool, default="auto"
@@ -252,8 +316,9 @@ def export_onnx(
     Raises
     ------
     ImportError
-        If onnxruntime (or, for ``dynamo=True``, onnxscript) is not
-        installed: ``python -m pip install 'skdistill[onnx]'``.
+        If onnxruntime (or, for ``dynamo=True``, onnxscript; for a DataFrame
+        teacher, onnx) is not installed: ``python -m pip install
+        'skdistill[onnx]'``.
     RuntimeError
         If the exported graph disagrees with ``predict`` beyond
         ``tolerance``.
@@ -269,6 +334,11 @@ def export_onnx(
     >>> export_onnx(distiller, "student.onnx")  # doctest: +SKIP
     >>> session = ort.InferenceSession("student.onnx")  # doctest: +SKIP
     >>> session.run(None, {"X": X.astype("float32")})[0]  # doctest: +SKIP
+
+    A DataFrame teacher's student takes the frame's columns:
+
+    >>> feed = distiller.columns_.onnx_inputs(frame)  # doctest: +SKIP
+    >>> session.run(None, feed)[0]  # doctest: +SKIP
     """
     try:
         import onnxruntime
@@ -286,9 +356,10 @@ def export_onnx(
             "or pass dynamo=False for the TorchScript-based exporter."
         )
     deployed = _deployed(distiller, "export_onnx")
-    X_check = _check_rows(distiller, X)
+    columns = getattr(distiller, "columns_", None)
+    codes, rows = _check_rows(distiller, X)
     path = pathlib.Path(os.fspath(path))
-    example = torch.from_numpy(X_check[:2].copy())
+    example = torch.from_numpy(codes[:2].copy())
 
     with _quiet_torch():
         if dynamo is False or not has_onnxscript:
@@ -307,13 +378,17 @@ def export_onnx(
                     stacklevel=2,
                 )
                 _onnx_legacy(deployed, example, path, opset_version)
-    _add_onnx_metadata(path, deployed)
+    if columns is not None:
+        _compose_onnx(path, columns)
+    _add_onnx_metadata(path, deployed, columns)
 
     session = onnxruntime.InferenceSession(
         str(path), providers=["CPUExecutionProvider"]
     )
-    (got,) = session.run(["y"], {"X": X_check})
-    _verify("ONNX", got, distiller, X_check, tolerance)
+    feed = {"X": codes} if columns is None else columns.onnx_inputs(rows)
+    # The output is "y", unless a column has that name (then "student/y").
+    (got,) = session.run([session.get_outputs()[0].name], feed)
+    _verify("ONNX", got, distiller, rows, tolerance)
     return path
 
 
@@ -323,7 +398,10 @@ def export_torchscript(distiller, path, *, X=None, tolerance=1e-4):
     The module is traced (``torch.jit.trace``) on two rows and accepts any
     number of rows of raw inputs in the teacher's units; it returns
     predictions shaped like :meth:`DataFreeDistillRegressor.predict`'s.
-    Load it with ``torch.jit.load(path)``, without skdistill.
+    Load it with ``torch.jit.load(path)``, without skdistill. For a teacher
+    fitted on a DataFrame with text or category columns, the module takes
+    code-space rows, ``distiller.columns_.encode(frame)``, not the frame;
+    :func:`export_onnx` puts the encoding in the file.
 
     TorchScript is deprecated in recent PyTorch releases in favour of
     ``torch.export``; prefer :func:`export_onnx` for new deployments.
@@ -335,8 +413,8 @@ def export_torchscript(distiller, path, *, X=None, tolerance=1e-4):
     path : str or path-like
         Where to write the file (conventionally ``.pt`` or ``.ts``).
     X : array-like of shape (n_samples, n_features), default=None
-        Rows to check the export on. ``None`` draws 256 rows from the
-        distiller's ``domain_``.
+        Rows to check the export on (a DataFrame for a DataFrame teacher).
+        ``None`` draws 256 rows from the distiller's ``domain_``.
     tolerance : float, default=1e-4
         Largest accepted difference from ``predict``, relative to the largest
         absolute prediction on the check rows.
@@ -364,15 +442,15 @@ def export_torchscript(distiller, path, *, X=None, tolerance=1e-4):
     >>> module(torch.as_tensor(X, dtype=torch.float32))  # doctest: +SKIP
     """
     deployed = _deployed(distiller, "export_torchscript")
-    X_check = _check_rows(distiller, X)
+    codes, rows = _check_rows(distiller, X)
     path = pathlib.Path(os.fspath(path))
-    example = torch.from_numpy(X_check[:2].copy())
+    example = torch.from_numpy(codes[:2].copy())
     with _quiet_torch(), torch.no_grad():
         traced = torch.jit.trace(deployed, example, check_trace=False)
         torch.jit.save(traced, str(path))
         loaded = torch.jit.load(str(path), map_location="cpu")
-        got = loaded(torch.from_numpy(X_check)).numpy()
-    _verify("TorchScript", got, distiller, X_check, tolerance)
+        got = loaded(torch.from_numpy(codes)).numpy()
+    _verify("TorchScript", got, distiller, rows, tolerance)
     return path
 
 
@@ -411,6 +489,14 @@ def save_weights(distiller, path):
     path : pathlib.Path
         The written file.
 
+    Raises
+    ------
+    ValueError
+        For the student of a teacher fitted on a DataFrame with text or
+        category columns (``distiller.columns_``): its weights alone would
+        lose the column encoding. Use :func:`export_onnx` (the encoding is in
+        the graph), or save the whole fitted distiller (skops, joblib).
+
     See Also
     --------
     load_weights : Rebuild the student from the file.
@@ -421,6 +507,14 @@ def save_weights(distiller, path):
     >>> load_weights("student.pt").predict(X)  # doctest: +SKIP
     """
     deployed = _deployed(distiller, "save_weights")
+    if getattr(distiller, "columns_", None) is not None:
+        raise ValueError(
+            "save_weights keeps the student's network but not the encoding of the "
+            "teacher's DataFrame columns (distiller.columns_), so the weights alone "
+            "could not take your frames. Use export_onnx (one input per column, "
+            "the encoding inside the graph), or save the whole fitted distiller "
+            "(skops.io.dump or joblib.dump)."
+        )
     from . import __version__
 
     payload = {

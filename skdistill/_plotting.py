@@ -303,8 +303,10 @@ class TeacherStudentDisplay:
         ----------
         estimator : DataFreeDistillRegressor
             A fitted distiller.
-        X : array-like of shape (n_samples, n_features)
-            Rows in the teacher's units; no labels needed.
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Rows in the teacher's units, as
+            :meth:`DataFreeDistillRegressor.predict` takes them (a DataFrame
+            for a teacher fitted on one); no labels needed.
         subsample : int, float or None, default=1_000
             Points drawn: an int is a count, a float in (0, 1) a fraction,
             ``None`` all rows. The R² always uses all rows.
@@ -325,7 +327,7 @@ class TeacherStudentDisplay:
         """
         _check_matplotlib(f"{cls.__name__}.from_estimator")
         _check_fitted_distiller(estimator, f"{cls.__name__}.from_estimator")
-        y_teacher, y_student, _, _ = _predict_both(estimator, X)
+        y_teacher, y_student, _ = _predict_both(estimator, X)
         if estimator._teacher_output_1d:
             y_teacher, y_student = y_teacher.ravel(), y_student.ravel()
         return cls.from_predictions(

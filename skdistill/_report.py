@@ -150,8 +150,10 @@ def compression_report(distiller, X, *, n_repeats=7):
     ----------
     distiller : DataFreeDistillRegressor
         A fitted distiller.
-    X : array-like of shape (n_samples, n_features)
-        Rows in the teacher's units; unlabelled rows are enough.
+    X : array-like or DataFrame of shape (n_samples, n_features)
+        Rows in the teacher's units, as
+        :meth:`DataFreeDistillRegressor.predict` takes them (a DataFrame for
+        a teacher fitted on one); unlabelled rows are enough.
     n_repeats : int, default=7
         Timed calls per model.
 
@@ -184,7 +186,7 @@ def compression_report(distiller, X, *, n_repeats=7):
     if not (isinstance(n_repeats, int | np.integer) and n_repeats >= 1):
         raise ValueError(f"n_repeats must be a positive integer; got {n_repeats!r}.")
 
-    y_teacher, y_student, teacher, x = _predict_both(distiller, X)
+    y_teacher, y_student, predict_teacher = _predict_both(distiller, X)
     module = distiller.student_.module_
     error = y_student - y_teacher
     return CompressionReport(
@@ -195,7 +197,7 @@ def compression_report(distiller, X, *, n_repeats=7):
         student_bytes=_pickled_bytes(distiller.student_),
         teacher_n_parameters=_n_parameters(distiller.teacher),
         student_n_parameters=_n_parameters(module),
-        teacher_latency=_median_seconds(lambda: teacher.predict(x), n_repeats),
+        teacher_latency=_median_seconds(predict_teacher, n_repeats),
         student_latency=_median_seconds(lambda: distiller.predict(X), n_repeats),
         r2=float(r2_score(y_teacher, y_student)),
         rmse=float(np.sqrt(np.mean(error**2))),

@@ -23,8 +23,9 @@ def fidelity_score(distiller, X, *, sample_weight=None):
     distiller : DataFreeDistillRegressor or Pipeline
         A fitted distiller, or a fitted :class:`~sklearn.pipeline.Pipeline`
         whose last step is one (its earlier steps transform ``X`` first).
-    X : array-like of shape (n_samples, n_features)
-        Inputs to compare on.
+    X : array-like or DataFrame of shape (n_samples, n_features)
+        Inputs to compare on, as :meth:`DataFreeDistillRegressor.predict`
+        takes them.
     sample_weight : array-like of shape (n_samples,), default=None
         Weights of the rows in the R².
 
@@ -58,22 +59,40 @@ def fidelity_score(distiller, X, *, sample_weight=None):
         "fidelity_score",
         "a fitted DataFreeDistillRegressor, or a Pipeline ending in one",
     )
-    y_teacher, y_student, _, _ = _predict_both(distiller, X)
+    y_teacher, y_student, _ = _predict_both(distiller, X)
     return float(r2_score(y_teacher, y_student, sample_weight=sample_weight))
 
 
 def _predict_both(distiller, X):
     """Teacher and student predictions on ``X``, both 2-D float64.
 
-    Also returns the teacher adapter and ``X`` as a tensor, to time the
-    teacher as the distiller queries it.
+    Also returns a function that predicts ``X`` with the teacher as the
+    distiller queries it, to time it: through its adapter on a tensor, or,
+    for a teacher fitted on a DataFrame with text or category columns, its
+    own ``predict`` on the frame (in its column order and categories).
     """
     # predict validates X (feature count and names) before the teacher sees it.
     y_student = distiller.predict(X)
-    x = torch.as_tensor(np.array(X, dtype=np.float64), device=distiller.device_)
-    teacher = as_teacher(distiller.teacher, distiller.n_features_in_, distiller.device_)
-    y_teacher = teacher.predict(x).cpu().numpy().astype(np.float64)
-    return y_teacher, y_student.reshape(y_teacher.shape), teacher, x
+    columns = getattr(distiller, "columns_", None)
+    if columns is not None:
+        frame = columns.teacher_frame(X)
+
+        def predict_teacher():
+            return np.asarray(distiller.teacher.predict(frame))
+
+        y_teacher = predict_teacher().astype(np.float64)
+        y_teacher = y_teacher.reshape(len(frame), -1)
+    else:
+        x = torch.as_tensor(np.array(X, dtype=np.float64), device=distiller.device_)
+        teacher = as_teacher(
+            distiller.teacher, distiller.n_features_in_, distiller.device_
+        )
+
+        def predict_teacher():
+            return teacher.predict(x)
+
+        y_teacher = predict_teacher().cpu().numpy().astype(np.float64)
+    return y_teacher, y_student.reshape(y_teacher.shape), predict_teacher
 
 
 def fidelity_scorer(estimator, X, y=None, sample_weight=None):

@@ -218,3 +218,116 @@ def test_missing_teacher_file(tmp_path):
     )
     assert status == 2
     assert "does not exist" in err
+
+
+# -- a teacher fitted on a DataFrame with text and category columns ---------------------
+@pytest.fixture(scope="module")
+def frame_teacher(tmp_path_factory):
+    """A category-dtype HistGradientBoosting teacher in a .skops file, and its rows."""
+    pd = pytest.importorskip("pandas")
+    skops_io = pytest.importorskip("skops.io")
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(0)
+    n = 600
+    X = pd.DataFrame(
+        {
+            "size": rng.normal(50, 10, n),
+            "rooms": rng.integers(1, 6, n),
+            "city": pd.Categorical(rng.choice(["Oslo", "Rome", "Lima"], n)),
+        }
+    )
+    y = X["size"] + 4 * X["rooms"] + 15 * (X["city"] == "Rome").to_numpy()
+    teacher = HistGradientBoostingRegressor(
+        categorical_features="from_dtype", max_iter=30
+    ).fit(X, y)
+    folder = tmp_path_factory.mktemp("frame_teacher")
+    skops_io.dump(teacher, folder / "teacher.skops")
+    rows = X.assign(city=X["city"].astype(object))
+    rows.loc[::10, "city"] = "Paris"  # a level the teacher never saw
+    rows.to_csv(folder / "rows.csv", index=False)
+    trusted = skops_io.get_untrusted_types(file=folder / "teacher.skops")
+    return teacher, folder, (["--trusted", *trusted] if trusted else [])
+
+
+def _feed(session, frame):
+    """One (n, 1) array per ONNX input, by the graph's input types alone."""
+    feed = {}
+    for spec in session.get_inputs():
+        column = frame[spec.name]
+        if spec.type == "tensor(string)":
+            values = column.astype(object).where(column.notna(), "").astype(str)
+            feed[spec.name] = values.to_numpy(dtype=object).reshape(-1, 1)
+        else:
+            dtype = {"tensor(int64)": np.int64, "tensor(bool)": bool}.get(
+                spec.type, np.float32
+            )
+            feed[spec.name] = column.to_numpy(dtype=dtype).reshape(-1, 1)
+    return feed
+
+
+@pytest.mark.parametrize("with_rows", [False, True], ids=["no rows", "--domain-from"])
+def test_a_dataframe_teacher_distils_to_onnx_with_one_input_per_column(
+    frame_teacher, tmp_path, with_rows
+):
+    ort = pytest.importorskip("onnxruntime")
+    import pandas as pd
+
+    teacher, folder, trusted = frame_teacher
+    rows = ["--domain-from", str(folder / "rows.csv")] if with_rows else []
+    out = tmp_path / "student.onnx"
+    status, stdout, err = _run_main(
+        "distill",
+        str(folder / "teacher.skops"),
+        "--out",
+        str(out),
+        "--budget",
+        "30000",
+        "--report-rows",
+        "200",
+        "--quiet",
+        *rows,
+        *trusted,
+    )
+    assert status == 0, err
+    assert "Compression report: HistGradientBoostingRegressor" in stdout
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["size", "rooms", "city"]
+    frame = pd.read_csv(folder / "rows.csv")  # city as str, with unseen "Paris"
+    (got,) = session.run(None, _feed(session, frame))
+    expected = teacher.predict(frame.assign(city=frame["city"].astype("category")))
+    r2 = 1 - np.sum((got - expected) ** 2) / np.sum((expected - expected.mean()) ** 2)
+    assert r2 > 0.9
+
+
+@pytest.mark.parametrize("out", ["student.pt", "student.ts"])
+def test_a_dataframe_teacher_is_refused_other_formats_before_distilling(
+    frame_teacher, tmp_path, out
+):
+    _, folder, trusted = frame_teacher
+    status, stdout, err = _run_main(
+        "distill", str(folder / "teacher.skops"), "--out", str(tmp_path / out), *trusted
+    )
+    assert status == 2
+    assert "Write ONNX instead" in err
+    assert "Compression report" not in stdout
+
+
+def test_a_csv_without_the_teachers_columns_is_a_clear_error(frame_teacher, tmp_path):
+    import pandas as pd
+
+    _, folder, trusted = frame_teacher
+    pd.read_csv(folder / "rows.csv").drop(columns="city").to_csv(
+        tmp_path / "rows.csv", index=False
+    )
+    status, _, err = _run_main(
+        "distill",
+        str(folder / "teacher.skops"),
+        "--out",
+        str(tmp_path / "s.onnx"),
+        "--domain-from",
+        str(tmp_path / "rows.csv"),
+        *trusted,
+    )
+    assert status == 2
+    assert "['city']" in err

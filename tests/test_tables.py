@@ -136,3 +136,135 @@ def test_an_explicit_domain_is_refused_for_a_dataframe_teacher(distilled):
     model, _ = distilled
     with pytest.raises(ValueError, match="fit\\(X\\)"):
         DataFreeDistillRegressor(model, domain={"low": 0, "high": 1}, **FAST).fit()
+
+
+# -- deployment: ONNX with one input per column, reports and plots on frames ----------
+def _awkward(X):
+    """Test rows with unseen levels and missing values, text as read from a CSV."""
+    X = X.copy()
+    X["o"] = X["o"].astype(object)
+    X.loc[X.index[::7], "o"] = "never seen"
+    X["s"] = X["s"].astype(object)
+    X.loc[X.index[::5], "s"] = np.nan  # the teacher saw missing s
+    X.loc[X.index[1::9], "s"] = "purple"
+    X["s"] = X["s"].astype("str")
+    X.loc[X.index[::11], "x"] = np.nan  # the teacher saw none: coded, with a warning
+    return X
+
+
+@pytest.fixture(scope="module", params=["onehot_hgb", "hgb_from_dtype"])
+def deployed(request, table):
+    """(fitted teacher, distiller) of a OneHot pipeline and a category-dtype HGB."""
+    make, categories, _ = TEACHERS[request.param]
+    X_train, _, y = table
+    X_train = _as_categories(X_train) if categories else X_train
+    model = make().fit(X_train, y)
+    return model, DataFreeDistillRegressor(model, **FAST).fit(X_train)
+
+
+def _onnx_session(path):
+    ort = pytest.importorskip("onnxruntime")
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.filterwarnings("ignore:Column 'x' has:UserWarning")
+def test_onnx_takes_one_input_per_column_and_predicts_like_predict(
+    deployed, table, tmp_path
+):
+    pytest.importorskip("onnx")
+    from skdistill import export_onnx
+
+    _, d = deployed
+    path = export_onnx(d, tmp_path / "student.onnx")
+    session = _onnx_session(path)
+    assert [i.name for i in session.get_inputs()] == list(d.columns_.names)
+    assert [o.name for o in session.get_outputs()] == ["y"]
+    X = _awkward(table[1])
+    X = X[X.columns[::-1]]  # any column order: the inputs are by name
+    (got,) = session.run(None, d.columns_.onnx_inputs(X))
+    expected = d.predict(X)
+    assert got.shape == expected.shape == (len(X),)
+    assert fidelity_r2(got, expected) >= 0.999
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore:Column 'x' has:UserWarning")
+def test_onnx_export_checks_on_the_rows_given(deployed, table, tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    from skdistill import _export, export_onnx
+
+    _, d = deployed
+    checked = []
+    verify = _export._verify
+    monkeypatch.setattr(
+        _export, "_verify", lambda *a: checked.append(a[3]) or verify(*a)
+    )
+    export_onnx(d, tmp_path / "student.onnx", X=_awkward(table[1]))
+    assert isinstance(checked[0], pd.DataFrame) and len(checked[0]) == len(table[1])
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
+def test_torchscript_and_deployed_student_take_code_space(distilled, table, tmp_path):
+    import torch
+
+    from skdistill import export_torchscript
+
+    _, d = distilled
+    path = export_torchscript(d, tmp_path / "student.ts", X=table[1])
+    codes = d.columns_.encode(table[1])
+    got = torch.jit.load(str(path))(torch.from_numpy(codes)).numpy()
+    np.testing.assert_allclose(got, d.predict(table[1]), rtol=1e-5, atol=1e-5)
+
+
+def test_save_weights_refuses_a_dataframe_student_and_says_what_to_use(
+    distilled, tmp_path
+):
+    from skdistill import save_weights
+
+    _, d = distilled
+    with pytest.raises(ValueError, match="export_onnx"):
+        save_weights(d, tmp_path / "student.pt")
+    assert not (tmp_path / "student.pt").exists()
+
+
+@pytest.mark.filterwarnings("ignore:Column 'x' has:UserWarning")
+def test_compression_report_and_fidelity_take_frames(deployed, table):
+    from skdistill import compression_report, fidelity_score
+
+    model, d = deployed
+    X = _awkward(table[1])  # text as str, also for the category teacher
+    report = compression_report(d, X, n_repeats=1)
+    expected = fidelity_r2(d.predict(X), model.predict(d.columns_.teacher_frame(X)))
+    assert report.n_rows == len(X)
+    assert report.r2 == pytest.approx(expected, abs=1e-9)
+    assert report.r2 > 0.8
+    assert fidelity_score(d, X) == pytest.approx(report.r2, abs=1e-12)
+
+
+def test_teacher_student_display_takes_frames(distilled, table):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skdistill import TeacherStudentDisplay
+
+    model, d = distilled
+    X = table[1]
+    display = TeacherStudentDisplay.from_estimator(d, X, subsample=None)
+    offsets = display.scatter_.get_offsets()
+    np.testing.assert_allclose(offsets[:, 0], model.predict(X), rtol=1e-5)
+    np.testing.assert_allclose(offsets[:, 1], d.predict(X), rtol=1e-5)
+    plt.close(display.figure_)
+
+
+def test_teacher_frame_casts_text_to_the_teachers_categories(table):
+    X_train, X_test, y = table
+    model = TEACHERS["hgb_from_dtype"][0]().fit(_as_categories(X_train), y)
+    d = DataFreeDistillRegressor(model, **FAST).fit(X_train)  # text as str
+    frame = d.columns_.teacher_frame(
+        X_test.assign(o="never seen")[X_test.columns[::-1]]
+    )
+    assert list(frame.columns) == list(X_train.columns)
+    assert frame["s"].dtype == "category"
+    assert set(frame["s"].cat.categories) == {"red", "green", "blue"}
+    assert frame["o"].isna().all()  # outside the teacher's categories

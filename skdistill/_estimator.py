@@ -26,7 +26,7 @@ from ._queries import _STRATEGIES, QueryContext, QueryStrategy, resolve_strategy
 from ._schedule import WarmupCosineLR
 from ._sensitivity import noise_feature_mask
 from ._student import _ACTIVATIONS, MLPStudent, fused_optimizer_kwargs
-from ._teachers import as_teacher
+from ._teachers import as_teacher, is_sklearn_network
 from ._training import (
     HoldoutFidelity,
     KeepBestRound,
@@ -36,11 +36,22 @@ from ._training import (
     StudentNet,
     SyntheticQueryStream,
 )
-from .exceptions import FitInterruptedWarning, InvalidTeacherOutputWarning
+from .exceptions import (
+    FitInterruptedWarning,
+    InvalidTeacherOutputWarning,
+    LowFidelityWarning,
+)
 
 __all__ = ["DataFreeDistillRegressor"]
 
 _PROBE_SIZE = 16
+# hidden_layer_sizes="auto": the paper's student for a network teacher (a
+# smooth function of the kind it is), two layers for any other teacher (the
+# steps and kinks of trees, neighbours and the like).
+_NETWORK_STUDENT = (50,)
+_PIECEWISE_STUDENT = (64, 64)
+# Below this hold-out R², fit warns that the student copies the teacher poorly.
+_LOW_HOLDOUT_R2 = 0.9
 _PREDICT_BATCH = 65536
 # The "auto" learning rate for up to 16 varying features and batches of
 # _BASE_BATCH_SIZE queries.
@@ -168,8 +179,17 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         queries, each row drawn once before any repeats). 1 trains each
         round on its own queries only. The window lives on the device and
         is saved with each checkpoint; a warm start begins with an empty one.
-    hidden_layer_sizes : tuple of int, default=(50,)
-        Hidden layers of the default student.
+    hidden_layer_sizes : "auto" or tuple of int, default="auto"
+        Hidden layers of the default student. "auto" is ``(50,)`` for a
+        network teacher (a torch module, a skorch net, or an
+        ``MLPRegressor``, also behind a Pipeline or wrapper), whose smooth
+        function a one-layer student copies well, and ``(64, 64)`` for any
+        other teacher: trees, boosting, neighbours and kernels have steps and
+        kinks that a second layer follows better. The value used is
+        ``hidden_layer_sizes_``.
+
+        .. versionchanged:: 0.1
+           "auto" instead of ``(50,)``.
     activation : {"tanh", "relu", "logistic", "gelu", "silu"}, default="tanh"
         Hidden activation of the default student.
     learning_rate : float or "auto", default="auto"
@@ -301,6 +321,12 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         Why the last fit ended. ``"interrupted"`` is a ``KeyboardInterrupt``
         (Ctrl-C) during training: ``fit`` then returns with the best round
         so far, with a :class:`~skdistill.exceptions.FitInterruptedWarning`.
+    holdout_r2_ : float or None
+        R² of the kept student against the teacher on the synthetic hold-out
+        queries (None when no round was complete). Below 0.9, ``fit`` warns
+        with a :class:`~skdistill.exceptions.LowFidelityWarning`. Measured on
+        the query domain, it is optimistic where that domain misses the real
+        inputs: only ``fit(X)`` or a good ``domain`` make it speak for them.
     n_outputs_ : int
         Number of outputs of the teacher.
     device_ : torch.device
@@ -321,6 +347,9 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         "carried") and ``reason``; from a teacher's first layer also
         ``origin``, ``n_queries``, ``r2``, ``n_units`` and
         ``n_teacher_units``.
+    hidden_layer_sizes_ : tuple of int
+        The default student's hidden layers (``hidden_layer_sizes``, with
+        "auto" resolved).
     learning_rate_ : float
         The default student's initial learning rate.
     n_features_in_ : int
@@ -395,6 +424,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         "n_passes": [Interval(Integral, 1, None, closed="left")],
         "replay_rounds": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": [
+            StrOptions({"auto"}),
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
@@ -435,7 +465,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         round_size=4096,
         n_passes=8,
         replay_rounds=8,
-        hidden_layer_sizes=(50,),
+        hidden_layer_sizes="auto",
         activation="tanh",
         learning_rate="auto",
         learning_rate_warmup=0.03,
@@ -530,7 +560,8 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         """
         start_time = time.perf_counter()
         self._check_budget()
-        hidden_layer_sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+        if not isinstance(self.hidden_layer_sizes, str):  # "auto" waits for the teacher
+            _check_hidden_layer_sizes(self.hidden_layer_sizes)
         self.device_ = _resolve_device(self.device)
         strategy = resolve_strategy(self.query_strategy)  # before any teacher query
         state = self._fit_state()
@@ -540,6 +571,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             state.generator = torch.Generator(device=self.device_).manual_seed(seed)
             # 1. The teacher, behind one adapter interface.
             teacher = self._teacher_adapter(X)
+            hidden_layer_sizes = self._student_size(teacher)
             # 2. The input domain.
             self.domain_ = _resolve_domain(
                 self.domain, X, teacher, self.teacher, seed, self.columns_
@@ -585,6 +617,15 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             if checkpoint is not None:
                 return FitState.from_checkpoint(checkpoint)
         return FitState.from_scratch()
+
+    def _student_size(self, teacher):
+        """``hidden_layer_sizes_``: "auto" resolved for the kind of teacher."""
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, str):  # "auto"
+            network = teacher.differentiable or is_sklearn_network(self.teacher)
+            sizes = _NETWORK_STUDENT if network else _PIECEWISE_STUDENT
+        self.hidden_layer_sizes_ = _check_hidden_layer_sizes(sizes)
+        return self.hidden_layer_sizes_
 
     def _validate_rows(self, X):
         """Read the teacher's table columns (``columns_``); validate ``X``.
@@ -856,6 +897,21 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             self.stop_reason_ = "interrupted"
         self.n_invalid_queries_ = teacher.n_invalid
         _warn_invalid(teacher, state)
+        self.holdout_r2_ = _kept_holdout_r2(
+            student.history, callbacks["keep_best"].best_epoch_
+        )
+        if self.holdout_r2_ is not None and self.holdout_r2_ < _LOW_HOLDOUT_R2:
+            warnings.warn(
+                f"The student reproduces the teacher {teacher.name} with R² "
+                f"{self.holdout_r2_:.3f} on the synthetic hold-out queries "
+                f"(holdout_r2_), below {_LOW_HOLDOUT_R2}. What helps, most first: "
+                "unlabelled rows, fit(X); a domain=... where the real inputs lie; a "
+                "larger max_queries or hidden_layer_sizes. The figure is measured on "
+                f"the query domain ({self.domain_.source!r}), so it is optimistic "
+                "where that domain is wrong.",
+                LowFidelityWarning,
+                stacklevel=4,  # _end_fit < fit < sklearn's fit wrapper < caller
+            )
         if self.stop_reason_ == "interrupted":
             _warn_interrupted(
                 len(self.history_),
@@ -1081,6 +1137,14 @@ def _input_units(domain):
     for j in domain.categories:
         loc[j], scale[j] = 0.0, 1.0
     return loc, scale
+
+
+def _kept_holdout_r2(history, best_epoch):
+    """The hold-out R² of the round the student was restored to, or None."""
+    for row in history:
+        if row["epoch"] == best_epoch and "holdout_r2" in row:
+            return float(row["holdout_r2"])
+    return None
 
 
 def _warn_interrupted(n_rounds, n_queries, best, checkpoint_dir):

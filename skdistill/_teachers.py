@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._hummingbird import compile_tree_teacher
 
-__all__ = ["as_teacher"]
+__all__ = ["as_teacher", "is_sklearn_network"]
 
 
 def _not_fitted(teacher):
@@ -320,3 +320,25 @@ def as_teacher(teacher, n_features=None, device="cpu", columns=None):
         getattr(teacher, "n_features_in_", None), n_features, teacher
     )
     return SklearnTeacher(teacher, n)
+
+
+def is_sklearn_network(teacher):
+    """Whether a scikit-learn teacher is a neural network (``MLPRegressor``).
+
+    Seen through ``FrozenEstimator``, ``TransformedTargetRegressor`` and the
+    last step of a Pipeline.
+    """
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.neural_network import MLPRegressor
+    from sklearn.pipeline import Pipeline
+
+    while True:
+        if isinstance(teacher, FrozenEstimator):
+            teacher = teacher.estimator
+        elif isinstance(teacher, TransformedTargetRegressor):
+            teacher = getattr(teacher, "regressor_", teacher.regressor)
+        elif isinstance(teacher, Pipeline):
+            teacher = teacher.steps[-1][1]
+        else:
+            return isinstance(teacher, MLPRegressor)

@@ -5,7 +5,11 @@ types (``ValueError``, ``TypeError``, ``NotFittedError``); these warnings
 mark outcomes a user may want to act on without stopping a fit.
 """
 
-__all__ = ["FitInterruptedWarning", "InvalidTeacherOutputWarning"]
+__all__ = [
+    "FitInterruptedWarning",
+    "InvalidTeacherOutputWarning",
+    "LowFidelityWarning",
+]
 
 
 class InvalidTeacherOutputWarning(UserWarning):
@@ -34,4 +38,20 @@ class FitInterruptedWarning(UserWarning):
     rounds, restores the student of the best round so far and returns a
     usable, fitted estimator; ``stop_reason_`` is ``"interrupted"``. Fitting
     again with ``warm_start=True`` continues from that student.
+    """
+
+
+class LowFidelityWarning(UserWarning):
+    """The fitted student copies the teacher poorly on the synthetic hold-out.
+
+    Issued once at the end of ``fit`` when ``holdout_r2_`` (the kept
+    student's R² against the teacher on the synthetic hold-out queries) is
+    below 0.9. What usually helps, most first: unlabelled rows
+    (``fit(X)``), a ``domain`` where the real inputs lie, a larger
+    ``max_queries`` or a larger student.
+
+    The figure is measured on the query domain, not on your data: it is
+    optimistic exactly when the domain is wrong (queries where real rows
+    never are), so a high ``holdout_r2_`` without ``fit(X)`` is no proof of
+    fidelity on real rows, while a low one is a sure sign of trouble.
     """

@@ -1,3 +1,4 @@
+import warnings
 import pickle
 
 import numpy as np
@@ -424,3 +425,33 @@ def test_the_fitted_student_ships_without_teacher_or_queries(tmp_path, verbose):
     )
     restored.set_params(train_split=None, max_epochs=1)
     restored.partial_fit(X32, y[:50].astype(np.float32).reshape(-1, 1))
+
+
+def test_a_poor_student_warns_once_and_keeps_its_holdout_r2(forest, friedman_bounds):
+    from skdistill.exceptions import LowFidelityWarning
+
+    poor = DataFreeDistillRegressor(
+        forest,
+        domain=friedman_bounds,
+        hidden_layer_sizes=(1,),
+        max_queries=3000,
+        round_size=500,
+        n_holdout=256,
+        random_state=0,
+    )
+    with pytest.warns(LowFidelityWarning, match="fit\\(X\\)") as record:
+        poor.fit()
+    assert len([w for w in record if w.category is LowFidelityWarning]) == 1
+    assert poor.holdout_r2_ < 0.9
+    best = min(poor.history_, key=lambda row: row["holdout_loss"])
+    assert poor.holdout_r2_ == best["holdout_r2"]
+
+
+def test_a_faithful_student_does_not_warn(mlp_teacher):
+    from skdistill.exceptions import LowFidelityWarning
+
+    d = DataFreeDistillRegressor(mlp_teacher, random_state=0, **SMALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LowFidelityWarning)
+        d.fit()
+    assert d.holdout_r2_ >= 0.9

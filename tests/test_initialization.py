@@ -158,7 +158,9 @@ def test_a_torch_teacher_that_transforms_its_inputs_first_leaves_the_student_ran
 def test_forest_teacher_starts_at_random_and_student_init_teacher_says_why(
     forest, friedman_bounds
 ):
-    d = DataFreeDistillRegressor(forest, domain=friedman_bounds, **FAST).fit()
+    d = DataFreeDistillRegressor(
+        forest, domain=friedman_bounds, hidden_layer_sizes=(50,), **FAST
+    ).fit()
     assert d.student_init_ == {
         "method": "random",
         "reason": "the teacher has no first layer to read (not a network)",

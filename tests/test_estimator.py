@@ -1,5 +1,5 @@
-import warnings
 import pickle
+import warnings
 
 import numpy as np
 import pytest

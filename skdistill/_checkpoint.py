@@ -322,25 +322,21 @@ def restore_strategy(strategy, tensors, meta, device):
 
 
 class ResumeState(Callback):
-    """Put back what skorch's ``on_train_begin`` resets, for a resumed fit.
+    """Put back the optimizer and schedulers that skorch resets, for a resumed fit.
 
-    skorch's ``LRScheduler`` builds a new scheduler and ``EarlyStopping``
-    forgets its best round when training begins. This callback comes after
-    both and restores them (and the optimizer, whose learning rate a new
-    scheduler may have moved), then drops its copies.
+    skorch's ``LRScheduler`` builds a new scheduler when training begins.
+    This callback comes after it and restores it (and the optimizer, whose
+    learning rate a new scheduler may have moved), then drops its copies.
 
     Parameters
     ----------
-    keep_best : dict or None
-        Attributes of the ``keep_best`` EarlyStopping callback.
     optimizer : dict or None
         The optimizer's state dict.
     schedulers : dict or None
         State dicts of LRScheduler callbacks' schedulers, by callback name.
     """
 
-    def __init__(self, keep_best=None, optimizer=None, schedulers=None):
-        self.keep_best = keep_best
+    def __init__(self, optimizer=None, schedulers=None):
         self.optimizer = optimizer
         self.schedulers = schedulers
 
@@ -350,9 +346,7 @@ class ResumeState(Callback):
         schedulers = _schedulers(net)
         for name, state in (self.schedulers or {}).items():
             schedulers[name].load_state_dict(state)
-        for name, value in (self.keep_best or {}).items():
-            setattr(_keep_best(net), name, deepcopy(value))
-        self.keep_best = self.optimizer = self.schedulers = None
+        self.optimizer = self.schedulers = None
 
 
 @dataclass
@@ -485,11 +479,10 @@ class FitState:
         return x, y
 
     def resume_callbacks(self):
-        """The callback that puts back what skorch resets when training begins."""
+        """The callback that puts back the optimizer and schedulers skorch resets."""
         if not self.continued:
             return []
         resume = ResumeState(
-            keep_best=self.keep_best,
             optimizer=None if self.new_cycle else self.optimizer,
             schedulers=self.schedulers,
         )

@@ -94,6 +94,11 @@ class InputDomain:
         the whole range as well as the dense regions. Integer features are
         then uniform over their integers, categorical ones over their
         categories.
+    flat_outside : array-like of bool, default=None
+        Features on which the teacher is provably constant outside
+        ``[low, high]`` (a tree model's features, bounded beyond its outermost
+        split thresholds): the student clips them to the bounds, so that it
+        is constant there too instead of extrapolating.
     ignored : array-like of bool, default=None
         Features the student does not take as input: its input
         standardisation maps them to zero. Those of zero ``scale`` (e.g. never
@@ -120,6 +125,7 @@ class InputDomain:
 
     # Domains pickled before uniform_fraction existed draw from boxes only.
     uniform_fraction = 0.0
+    flat_outside = None  # (and before flat_outside: no feature is known flat)
 
     def __init__(
         self,
@@ -137,6 +143,7 @@ class InputDomain:
         ignored=None,
         boxes=None,
         uniform_fraction=0.0,
+        flat_outside=None,
     ):
         if distribution not in _DISTRIBUTIONS:
             raise ValueError(
@@ -219,6 +226,9 @@ class InputDomain:
         self.marginals = marginals
         self.boxes = boxes
         self.uniform_fraction = float(uniform_fraction)
+        self.flat_outside = (
+            None if flat_outside is None else np.asarray(flat_outside, dtype=bool)
+        )
         self.integer = (
             np.zeros(n, bool) if integer is None else np.asarray(integer, bool)
         )
@@ -366,6 +376,15 @@ class InputDomain:
     @property
     def n_features(self):
         return self.loc.shape[0]
+
+    def clip_bounds(self):
+        """``(low, high)`` the student clips its inputs to: the bounds of the
+        ``flat_outside`` features, infinite elsewhere."""
+        n = self.n_features
+        flat = np.zeros(n, bool) if self.flat_outside is None else self.flat_outside
+        low = np.where(flat & np.isfinite(self.low), self.low, -np.inf)
+        high = np.where(flat & np.isfinite(self.high), self.high, np.inf)
+        return low, high
 
     @property
     def input_scale(self):

@@ -26,7 +26,7 @@ from ._queries import _STRATEGIES, QueryContext, QueryStrategy, resolve_strategy
 from ._schedule import WarmupCosineLR
 from ._sensitivity import noise_feature_mask
 from ._student import _ACTIVATIONS, MLPStudent, fused_optimizer_kwargs
-from ._teachers import as_teacher, is_sklearn_network
+from ._teachers import FittedTeacherMixin, as_teacher, is_sklearn_network
 from ._training import (
     HoldoutFidelity,
     KeepBestRound,
@@ -138,7 +138,7 @@ def _check_hidden_layer_sizes(sizes):
     return sizes
 
 
-class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
+class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator):
     """Distill a fitted regressor into a small neural network without its data.
 
     The fitted ``teacher`` is queried on synthetic inputs chosen by a query
@@ -174,11 +174,8 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         Student steps per round, in passes of ``round_size`` rows: each
         round takes ``n_passes * round_size / batch_size`` steps.
     replay_rounds : int, default=8
-        Rounds of labelled queries that a round's student steps draw from
-        (a replay window of the latest ``replay_rounds * round_size``
-        queries, each row drawn once before any repeats). 1 trains each
-        round on its own queries only. The window lives on the device and
-        is saved with each checkpoint; a warm start begins with an empty one.
+        Rounds of labelled queries that a round's student steps draw from (a
+        replay window on the device); 1 trains each round on its own queries.
     hidden_layer_sizes : "auto" or tuple of int, default="auto"
         Hidden layers of the default student. "auto" is ``(50,)`` for a
         network teacher (a torch module, a skorch net, or an
@@ -193,56 +190,43 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
     activation : {"tanh", "relu", "logistic", "gelu", "silu"}, default="tanh"
         Hidden activation of the default student.
     learning_rate : float or "auto", default="auto"
-        Initial learning rate of the default student's Adam optimizer,
-        warmed up over the first rounds and annealed to 1% of itself on a
-        cosine schedule over the budget. "auto" is ``1e-2 *
+        Initial learning rate of the default student's Adam optimizer, on a
+        warm-up and cosine schedule over the budget. "auto" is ``1e-2 *
         sqrt(batch_size / 256) * min(1, sqrt(16 / d))`` for ``d`` features
         that vary in the domain. The value used is ``learning_rate_``.
     learning_rate_warmup : float in [0, 1), default=0.03
         Fraction of the rounds over which the learning rate rises linearly
-        to ``learning_rate_`` (:class:`~skdistill.WarmupCosineLR`; none in
-        a fit of fewer than 50 rounds; 0 for none). A warm start warms up
-        again over its new budget.
+        to ``learning_rate_`` (:class:`~skdistill.WarmupCosineLR`).
     student : skorch.NeuralNet, default=None
         An unfitted skorch net to train instead of the default MLP: a
-        :class:`~skdistill.StudentNet` (subclass it to change its steps), or
-        a plain ``NeuralNet`` / ``NeuralNetRegressor`` whose settings a
-        ``StudentNet`` takes over. Its module must accept ``n_features``
-        inputs and return ``n_outputs`` values; its optimizer and callbacks
-        are kept, while ``train_split``, the criterion, the batching and
-        ``max_epochs`` are set by the distiller.
+        :class:`~skdistill.StudentNet`, or a plain skorch net whose settings
+        a ``StudentNet`` takes over. Its module takes ``n_features`` inputs
+        and returns ``n_outputs`` values; ``train_split``, the criterion, the
+        batching and ``max_epochs`` are the distiller's.
     student_init : {"auto", "teacher", "random"}, default="auto"
-        Where the student's weights start. ``"teacher"`` starts the first
-        layer from the most important first-layer units of a network
-        teacher (a torch or skorch teacher's first ``nn.Linear``, or a
-        fitted ``MLPRegressor``, also behind a Pipeline of affine steps) and,
-        for one hidden layer, fits the output layer to the teacher by least
-        squares on ``min(round_size, budget // 4)`` extra queries; it raises
-        when the teacher shows no first layer. ``"auto"`` does so for a
-        one-hidden-layer :class:`~skdistill.MLPStudent` when the chosen
-        units fit the teacher with R² of at least 0.8, and starts at random
-        otherwise. ``"random"`` is torch's initialisation. See
-        ``student_init_``.
+        Where the student's weights start. ``"teacher"`` starts its first
+        layer from the most important first-layer units of a network teacher
+        (torch, skorch or ``MLPRegressor``) and fits a one-layer student's
+        output layer by least squares on ``min(round_size, budget // 4)``
+        extra queries; it raises when the teacher shows no first layer.
+        ``"auto"`` does so for a one-hidden-layer student when those units
+        fit the teacher with R² of at least 0.8, else starts at random, as
+        ``"random"`` does. See ``student_init_``.
     domain : dict or InputDomain, default=None
-        Where queries may lie. ``None`` uses the rows given to ``fit(X)``,
-        else what the fitted teacher reveals (see
-        :class:`~skdistill.InputDomain`), else a standard normal per feature
-        (with a warning for black-box teachers). ``{"low": ..., "high":
-        ...}`` gives a uniform box; ``{"loc": ..., "scale": ...}``
-        (optionally with ``low``/``high``) a normal distribution.
+        Where queries may lie. ``None`` uses the rows of ``fit(X)``, else
+        what the fitted teacher reveals, else a standard normal per feature.
+        ``{"low": ..., "high": ...}`` is a uniform box; ``{"loc": ...,
+        "scale": ...}`` (with optional bounds) a normal distribution.
     n_features : int, default=None
         Number of input features, for teachers that do not reveal it.
     noise_features : "auto", array-like or None, default="auto"
-        Inputs the student averages over instead of copying: it does not
-        take them as input, and queries draw them from the domain's base
-        distribution, so it learns the teacher's average over them.
-        ``"auto"``, for a torch or skorch teacher, averages over the noise
-        floor of the teacher's input sensitivities (``teacher_sensitivity_``):
-        at least 2 features that hold at most 5% of the sensitivity
-        together, within a factor 8 of each other and at least 4 times
-        below every other feature; nothing for black-box teachers. ``None``
-        copies every input. Feature indices, names or a boolean mask name
-        the features to average over, for any teacher.
+        Inputs the student averages over instead of copying (not inputs of
+        the student; queries draw them from the domain's base distribution).
+        ``"auto"``, for a torch or skorch teacher, takes the noise floor of
+        its input sensitivities (``teacher_sensitivity_``): at least 2
+        features holding at most 5% of the sensitivity, within a factor 8 of
+        each other and 4 times below every other; nothing for black boxes.
+        ``None`` copies every input; indices, names or a mask name them.
     n_holdout : int, default=2048
         Synthetic hold-out queries, drawn from the domain's base distribution,
         used to score rounds and keep the best student.
@@ -250,41 +234,31 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         Stop after this many rounds without hold-out improvement. ``None``
         spends the whole budget (the best round is restored either way).
     max_time : float, default=None
-        Stop after this many seconds of this call to ``fit``, keeping the best
-        student so far. Checked after every round, so a fit ends at most one
-        round late; with a slow teacher, lower ``round_size`` for a tighter
-        stop.
+        Stop after this many seconds of this call to ``fit`` (checked after
+        every round), keeping the best student so far.
     warm_start : bool, default=False
-        When True and the distiller is fitted, ``fit`` goes on training the
-        fitted ``student_`` (weights and optimizer state) on ``max_queries``
-        new teacher queries. The hold-out queries and the standardisation of
-        the first fit are kept, ``history_`` grows, and the learning rate
-        starts a new cycle; the student never ends worse on the hold-out
-        queries than it started.
+        When True and fitted, ``fit`` goes on training ``student_`` on
+        ``max_queries`` new queries, with the first fit's hold-out set and
+        standardisation; ``history_`` grows, the learning rate starts a new
+        cycle.
     checkpoint_dir : str or path-like, default=None
-        A folder to checkpoint the fit into after every round (the newest
-        two are kept), in safe formats only: tensors read back with
-        ``torch.load(..., weights_only=True)``, and JSON. When ``fit`` finds a checkpoint
-        there, it resumes from it and ends as the uninterrupted fit would
-        have (bit for bit on CPU with an integer ``random_state``). The
-        checkpoint must come from the same teacher, domain and parameters;
-        ``verbose``, ``n_threads``, ``max_time`` and ``checkpoint_dir`` may
-        differ.
+        A folder to checkpoint the fit into after every round, in safe
+        formats only: tensors read back with
+        ``torch.load(..., weights_only=True)``, and JSON. A ``fit`` that
+        finds a checkpoint there resumes from it and ends as the
+        uninterrupted fit would have (bit for bit on CPU with an integer
+        ``random_state``), given the same teacher, domain and parameters.
     n_threads : int, "auto" or None, default="auto"
-        Torch CPU threads during ``fit`` and ``predict`` (restored
-        afterwards). "auto" uses one thread on CPU, which does not slow down
-        when another process wants a core. None leaves torch's setting.
+        Torch CPU threads during ``fit`` and ``predict``. "auto" uses one on
+        CPU, which does not slow down when another process wants a core.
     device : str or torch.device, default="auto"
         Where the student trains and queries are made: ``"auto"`` picks CUDA
         when available, else CPU.
     teacher_backend : {"auto", "predict", "hummingbird"}, default="auto"
-        How a scikit-learn tree-ensemble teacher answers queries.
-        ``"hummingbird"`` converts it once to a torch model on ``device``
-        (optional ``hummingbird-ml``), checked against ``predict`` on the
-        hold-out queries, and raises if that fails. ``"auto"`` tries the
-        same and keeps whichever verified path is measured faster.
-        ``"predict"`` always calls ``predict``. For other teachers
-        ``"hummingbird"`` is an error and the other two change nothing.
+        How a scikit-learn tree ensemble answers queries: ``"hummingbird"``
+        converts it to a torch model (optional ``hummingbird-ml``), checked
+        against ``predict``; ``"auto"`` keeps whichever verified path is
+        measured faster; ``"predict"`` always calls ``predict``.
     verbose : int, default=0
         0 is silent; 1 shows a progress bar over the teacher-query budget
         with the live hold-out fidelity; 2 or more prints skorch's per-round
@@ -305,17 +279,14 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
     query_strategy_ : QueryStrategy
         The fitted strategy object.
     history_ : DistillationHistory
-        The student's skorch history. Per round: ``n_queries``,
-        ``n_invalid_queries``, ``train_loss``, ``holdout_loss``,
-        ``holdout_loss_best``, ``holdout_rmse``, ``holdout_r2``, ``seconds``,
-        ``dur``; ``history_.to_frame()`` gives a pandas DataFrame.
+        The student's skorch history, a row per round (queries, losses,
+        hold-out scores, seconds); ``history_.to_frame()`` is a DataFrame.
     n_teacher_queries_ : int
         Teacher queries spent (labels, probe, hold-out and the student's
         start), over every fit of a warm start.
     n_invalid_queries_ : int
         Of those, the queries the teacher answered with NaN or inf, dropped
-        with an :class:`~skdistill.exceptions.InvalidTeacherOutputWarning`;
-        the fit stops with a ``ValueError`` only when nothing usable is left.
+        with an :class:`~skdistill.exceptions.InvalidTeacherOutputWarning`.
     stop_reason_ : {"max_queries", "max_time", "n_iter_no_change", \
 "interrupted"}
         Why the last fit ended. ``"interrupted"`` is a ``KeyboardInterrupt``
@@ -332,21 +303,18 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
     device_ : torch.device
         The resolved device.
     teacher_backend_ : dict
-        How the teacher was queried: ``path`` ("predict", "hummingbird" or,
-        for torch teachers, "torch"), ``reason``, and for tree ensembles the
-        measured ``rows_per_s`` of each path, ``max_abs_diff`` and
-        ``mismatch_fraction`` against ``predict``, and ``convert_seconds``.
+        How the teacher was queried: ``path`` ("predict", "hummingbird" or
+        "torch"), ``reason``, and for tree ensembles the measured throughput
+        of each path and the converted model's agreement with ``predict``.
     teacher_sensitivity_ : ndarray of shape (n_features_in_,) or None
-        For a torch or skorch teacher: each feature's share of the teacher's
-        mean squared input gradient on the hold-out queries, per standard
-        unit of the domain (sums to 1). None for black-box teachers.
+        For a torch or skorch teacher: each feature's share of its mean
+        squared input gradient on the hold-out queries, per standard unit of
+        the domain. None for black-box teachers.
     noise_features_ : ndarray of bool of shape (n_features_in_,)
         The features the student averages over (``noise_features``).
     student_init_ : dict
         How the student started: ``method`` ("teacher", "random" or
-        "carried") and ``reason``; from a teacher's first layer also
-        ``origin``, ``n_queries``, ``r2``, ``n_units`` and
-        ``n_teacher_units``.
+        "carried"), ``reason``, and what was read off the teacher.
     hidden_layer_sizes_ : tuple of int
         The default student's hidden layers (``hidden_layer_sizes``, with
         "auto" resolved).
@@ -361,9 +329,8 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         distiller works in its code space (one code per categorical column)
         and ``predict`` takes such DataFrames. None otherwise.
     feature_names_in_ : ndarray of str
-        Feature names: the teacher's when it has them (a DataFrame given to
-        ``fit(X)`` must then have the same columns, in order), else those of
-        a DataFrame given to ``fit(X)``.
+        The teacher's feature names, else those of a DataFrame given to
+        ``fit(X)``.
 
     See Also
     --------
@@ -373,23 +340,12 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
 
     Notes
     -----
-    ``y`` is accepted by ``fit`` only so that scikit-learn tools can pass it;
-    it is never used. In :class:`~sklearn.model_selection.GridSearchCV` or
-    :func:`~sklearn.model_selection.cross_val_score`, each training fold's
-    rows therefore serve only as unlabelled domain rows, and the held-out
-    fold is scored.
-
-    :meth:`score` follows the regressor convention: it is the R² of the
-    student's predictions against the ``y`` it is given, so it measures
-    accuracy on the task, which the teacher's own accuracy bounds. To select
-    the student that copies the teacher best, without labels, score with
-    :func:`fidelity_score` or pass ``scoring=fidelity_scorer``.
-
-    The teacher is an input, like the estimator of
-    :class:`~sklearn.frozen.FrozenEstimator` (which is accepted as a
-    teacher): :func:`~sklearn.base.clone` keeps it by reference, its own
-    parameters are hidden from ``get_params`` and refused by ``set_params``,
-    and it is never refit or modified.
+    ``fit`` never uses ``y``: in ``GridSearchCV`` each training fold's rows
+    only shape the domain. :meth:`score` is R² against the ``y`` given; to
+    select the student that copies the teacher best, without labels, pass
+    ``scoring=fidelity_scorer``. The teacher is an input, like the estimator
+    of :class:`~sklearn.frozen.FrozenEstimator`: ``clone`` keeps it by
+    reference and ``set_params`` refuses its own parameters.
 
     References
     ----------
@@ -512,34 +468,6 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         self.verbose = verbose
         self.random_state = random_state
 
-    def __sklearn_clone__(self):
-        # The teacher is an input, like FrozenEstimator's estimator: clone
-        # would deep-copy it into an unfitted model. Keep it by reference and
-        # clone every other parameter as usual.
-        params = self.get_params(deep=False)
-        cloned = {
-            name: value if name == "teacher" else clone(value, safe=False)
-            for name, value in params.items()
-        }
-        return type(self)(**cloned)
-
-    def get_params(self, deep=True):
-        # Like FrozenEstimator: the teacher's own parameters are not
-        # hyperparameters of the distiller, so searches cannot reach them.
-        params = super().get_params(deep=deep)
-        return {k: v for k, v in params.items() if not k.startswith("teacher__")}
-
-    def set_params(self, **params):
-        nested = sorted(name for name in params if name.startswith("teacher__"))
-        if nested:
-            # Setting them would change the user's fitted teacher in place
-            # (a skorch teacher would even re-initialise its module).
-            raise ValueError(
-                f"Cannot set {nested}: the teacher is a fitted input and is never "
-                "modified. Pass another fitted model as teacher=... instead."
-            )
-        return super().set_params(**params)
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
         """Distill the teacher into the student.
@@ -566,7 +494,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         strategy = resolve_strategy(self.query_strategy)  # before any teacher query
         state = self._fit_state()
         X = self._validate_rows(X)
-        seed = self._seed(state)
+        seed = _fit_seed(self.random_state, state)
         with _seeded_torch(seed, self.device_), _torch_threads(self._n_threads()):
             state.generator = torch.Generator(device=self.device_).manual_seed(seed)
             # 1. The teacher, behind one adapter interface.
@@ -639,31 +567,12 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             return validate_data(
                 self, X, dtype=[np.float64, np.float32], ensure_min_samples=2
             )
-        codes = self.columns_.encode(X)
-        codes = codes[~np.isnan(codes).any(axis=1)]  # levels the teacher never saw
-        if codes.shape[0] < 2:
-            raise ValueError(
-                "fit(X) needs at least 2 rows of X whose levels the teacher knows; "
-                f"got {codes.shape[0]}."
-            )
-        return codes
+        return _known_codes(self.columns_, X)
 
     def _n_threads(self):
         if self.n_threads == "auto":
             return 1 if self.device_.type == "cpu" else None
         return self.n_threads
-
-    def _seed(self, state):
-        """The fit's one seed; a resumed fit reuses its checkpoint's."""
-        if state.seed is not None:
-            return state.seed
-        random_state = check_random_state(self.random_state)
-        seed = int(random_state.randint(np.iinfo(np.int32).max))
-        if state.continued:  # a warm start: new queries, not the first fit's
-            rounds_so_far = len(state.history)
-            entropy = np.random.SeedSequence([seed, rounds_so_far]).generate_state(1)
-            seed = int(entropy[0] % np.iinfo(np.int32).max)
-        return seed
 
     def _teacher_adapter(self, X):
         """The teacher behind its adapter; sets the fitted feature attributes."""
@@ -782,18 +691,7 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             )
         else:
             student = _as_student_net(self.student)
-        x_holdout, y_holdout = state.holdout
-        y_loc, y_scale = _target_units(y_holdout)
-        # The bare module trains on standardised queries and targets (the
-        # stream maps each round once); module_ maps raw inputs to the
-        # teacher's units. A warm start keeps the input units its weights
-        # were fitted in.
-        x_units = state.x_units or _input_units(self.domain_)
-        units = tuple(
-            torch.as_tensor(u, dtype=torch.float32).reshape(-1).cpu()
-            for u in (*x_units, y_loc, y_scale)
-        )
-        callbacks = self._round_callbacks(teacher, state, y_scale, start_time)
+        callbacks = self._round_callbacks(teacher, state, start_time)
         student.set_params(
             max_epochs=math.ceil((budget - used) / self.round_size),
             batch_size=self.batch_size,
@@ -802,21 +700,26 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             device=self.device_,
             verbose=int(self.verbose >= 2),  # 1 is QueryProgressBar's
             warm_start=False,
-            units=units,
+            units=_student_units(self.domain_, state),
             callbacks=list(student.callbacks or []) + callbacks,
         )
         return student.initialize()
 
-    def _round_callbacks(self, teacher, state, y_scale, start_time):
+    def _round_callbacks(self, teacher, state, start_time):
         x_holdout, y_holdout = state.holdout
         # The history's seconds go on from those of a continued fit.
         holdout = HoldoutFidelity(
-            x_holdout, y_holdout, y_scale, teacher, start_time - state.seconds
+            x_holdout,
+            y_holdout,
+            _target_units(y_holdout)[1],
+            teacher,
+            start_time - state.seconds,
         )
         callbacks = [("holdout_fidelity", holdout)]
         if self.verbose == 1:  # before "stop", which may end the fit
             callbacks.append(("progress", QueryProgressBar(self.max_queries, teacher)))
         keep_best = KeepBestRound(
+            resume=state.keep_best,
             monitor="holdout_loss",
             patience=np.iinfo(np.int64).max,  # "stop" ends the fit
             threshold=0,
@@ -884,34 +787,13 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
         self.history_ = student.history
         self.n_teacher_queries_ = teacher.n_queries
         callbacks = dict(student.callbacks_)
-        partial_round = bool(student.history) and (
-            "holdout_loss" not in student.history[-1]
-        )
-        if partial_round:  # cut short: its student was not scored, nor kept
-            student.history.pop()
-        if callbacks["stop"].reason_ is not None:
-            self.stop_reason_ = callbacks["stop"].reason_
-        elif rounds.exhausted and (rounds.ran_out or not partial_round):
-            self.stop_reason_ = "max_queries"
-        else:
-            self.stop_reason_ = "interrupted"
+        self.stop_reason_ = _stop_reason(student.history, callbacks["stop"], rounds)
         self.n_invalid_queries_ = teacher.n_invalid
         _warn_invalid(teacher, state)
         self.holdout_r2_ = _kept_holdout_r2(
             student.history, callbacks["keep_best"].best_epoch_
         )
-        if self.holdout_r2_ is not None and self.holdout_r2_ < _LOW_HOLDOUT_R2:
-            warnings.warn(
-                f"The student reproduces the teacher {teacher.name} with R² "
-                f"{self.holdout_r2_:.3f} on the synthetic hold-out queries "
-                f"(holdout_r2_), below {_LOW_HOLDOUT_R2}. What helps, most first: "
-                "unlabelled rows, fit(X); a domain=... where the real inputs lie; a "
-                "larger max_queries or hidden_layer_sizes. The figure is measured on "
-                f"the query domain ({self.domain_.source!r}), so it is optimistic "
-                "where that domain is wrong.",
-                LowFidelityWarning,
-                stacklevel=4,  # _end_fit < fit < sklearn's fit wrapper < caller
-            )
+        _warn_low_fidelity(self.holdout_r2_, teacher, self.domain_)
         if self.stop_reason_ == "interrupted":
             _warn_interrupted(
                 len(self.history_),
@@ -943,18 +825,8 @@ class DataFreeDistillRegressor(RegressorMixin, BaseEstimator):
             X = self.columns_.encode(X)
         else:
             X = validate_data(self, X, reset=False, dtype=np.float32)
-        # The module directly, in large chunks: skorch's predict fetches rows
-        # one by one through a DataLoader, which costs more than the network.
-        if not X.flags.writeable:  # e.g. pandas' read-only views: torch warns
-            X = X.copy()
-        module = self.student_.module_.eval()
-        device = next((p.device for p in module.parameters()), torch.device("cpu"))
-        chunks = []
-        with torch.inference_mode(), _torch_threads(self._n_threads()):
-            for start in range(0, X.shape[0], _PREDICT_BATCH):
-                batch = torch.from_numpy(X[start : start + _PREDICT_BATCH]).to(device)
-                chunks.append(module(batch).cpu().numpy())
-        y = np.concatenate(chunks).astype(np.float64)
+        with _torch_threads(self._n_threads()):
+            y = _forward_in_chunks(self.student_.module_, X)
         if self._teacher_output_1d:
             y = y.reshape(-1)
         return y
@@ -1120,23 +992,105 @@ def _read_columns(teacher, X):
     return TableSchema.from_teacher(teacher, X if hasattr(X, "columns") else None)
 
 
+def _known_codes(columns, X):
+    """The code-space rows of frame ``X`` whose levels the teacher knows."""
+    codes = columns.encode(X)
+    codes = codes[~np.isnan(codes).any(axis=1)]
+    if codes.shape[0] < 2:
+        raise ValueError(
+            "fit(X) needs at least 2 rows of X whose levels the teacher knows; "
+            f"got {codes.shape[0]}."
+        )
+    return codes
+
+
+def _forward_in_chunks(module, X):
+    """``module`` on float32 rows ``X``, in large chunks, as float64 numpy.
+
+    The module directly: skorch's predict fetches rows one by one through a
+    DataLoader, which costs more than the network.
+    """
+    if not X.flags.writeable:  # e.g. pandas' read-only views: torch warns
+        X = X.copy()
+    module = module.eval()
+    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    chunks = []
+    with torch.inference_mode():
+        for start in range(0, X.shape[0], _PREDICT_BATCH):
+            batch = torch.from_numpy(X[start : start + _PREDICT_BATCH]).to(device)
+            chunks.append(module(batch).cpu().numpy())
+    return np.concatenate(chunks).astype(np.float64)
+
+
 def _table_student():
     from ._columns import TableStudent
 
     return TableStudent
 
 
-def _input_units(domain):
-    """``(x_loc, x_scale)`` that standardise the student's inputs.
+def _student_units(domain, state):
+    """``(x_loc, x_scale, y_loc, y_scale)`` of the student's standardisation.
 
-    Categorical features (codes of a table's columns) are left as they are,
-    for the student's one-hot encoding.
+    The bare module trains on standardised queries and targets (the stream
+    maps each round once); ``module_`` maps raw inputs to the teacher's
+    units. Inputs take the domain's location and scale, except categorical
+    features (codes of a table's columns), left as they are for the
+    student's one-hot encoding; a warm start keeps the input units its
+    weights were fitted in. Targets take the hold-out answers'.
     """
-    loc = np.array(domain.loc, dtype=np.float64)
-    scale = np.array(domain.input_scale, dtype=np.float64)
-    for j in domain.categories:
-        loc[j], scale[j] = 0.0, 1.0
-    return loc, scale
+    x_loc, x_scale = state.x_units or (domain.loc, domain.input_scale)
+    x_loc = np.array(x_loc, dtype=np.float64)
+    x_scale = np.array(x_scale, dtype=np.float64)
+    if state.x_units is None:
+        for j in domain.categories:
+            x_loc[j], x_scale[j] = 0.0, 1.0
+    y_loc, y_scale = _target_units(state.holdout[1])
+    # Where the teacher is constant beyond the domain's bounds (a tree model),
+    # the student clips its inputs to them instead of extrapolating.
+    x_low, x_high = domain.clip_bounds()
+    return tuple(
+        torch.as_tensor(u, dtype=torch.float32).reshape(-1).cpu()
+        for u in (x_loc, x_scale, y_loc, y_scale, x_low, x_high)
+    )
+
+
+def _warn_low_fidelity(r2, teacher, domain):
+    if r2 is None or r2 >= _LOW_HOLDOUT_R2:
+        return
+    warnings.warn(
+        f"The student reproduces the teacher {teacher.name} with R² {r2:.3f} on "
+        f"the synthetic hold-out queries (holdout_r2_), below {_LOW_HOLDOUT_R2}. "
+        "What helps, most first: unlabelled rows, fit(X); a domain=... where the "
+        "real inputs lie; a larger max_queries or hidden_layer_sizes. The figure is "
+        f"measured on the query domain ({domain.source!r}), so it is optimistic "
+        "where that domain is wrong.",
+        LowFidelityWarning,
+        stacklevel=5,  # < _end_fit < fit < sklearn's fit wrapper < caller
+    )
+
+
+def _fit_seed(random_state, state):
+    """The fit's one seed; a resumed fit reuses its checkpoint's."""
+    if state.seed is not None:
+        return state.seed
+    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    if state.continued:  # a warm start: new queries, not the first fit's
+        rounds_so_far = len(state.history)
+        entropy = np.random.SeedSequence([seed, rounds_so_far]).generate_state(1)
+        seed = int(entropy[0] % np.iinfo(np.int32).max)
+    return seed
+
+
+def _stop_reason(history, stop, rounds):
+    """Why the fit ended; drops a round cut short (never scored, nor kept)."""
+    partial_round = bool(history) and "holdout_loss" not in history[-1]
+    if partial_round:
+        history.pop()
+    if stop.reason_ is not None:
+        return stop.reason_
+    if rounds.exhausted and (rounds.ran_out or not partial_round):
+        return "max_queries"
+    return "interrupted"
 
 
 def _kept_holdout_r2(history, best_epoch):

@@ -46,6 +46,7 @@ class _Feature:
     origin: str = ""
     scale: float = field(default=None)
     thresholds: np.ndarray = None  # split thresholds, when that is all we know
+    flat_outside: bool = False  # the model is constant beyond [low, high]
 
     @classmethod
     def never_split(cls, origin):
@@ -364,7 +365,13 @@ def _threshold_feature(thresholds, origin):
         low, high = np.ceil(low), np.floor(high)
     values = np.concatenate([t, [low, high]])
     return _Feature(
-        values, low=low, high=high, integer=integer, origin=origin, thresholds=t
+        values,
+        low=low,
+        high=high,
+        integer=integer,
+        origin=origin,
+        thresholds=t,
+        flat_outside=True,  # beyond the outermost thresholds on either side
     )
 
 
@@ -484,7 +491,8 @@ def _merge(a, b):
     if a.thresholds is not None and b.thresholds is not None:
         origins = " & ".join(dict.fromkeys(a.origin.split(" & ") + [b.origin]))
         return _threshold_feature(np.concatenate([a.thresholds, b.thresholds]), origins)
-    return a
+    # Flat outside only if every member using the feature is.
+    return replace(a, flat_outside=a.flat_outside and b.flat_outside)
 
 
 def _combine(name, revealed, shares=None):
@@ -498,8 +506,13 @@ def _combine(name, revealed, shares=None):
     n = len(known[0][0].features)
     features = [reduce(_merge, (r.features[j] for r, _ in known)) for j in range(n)]
     if len(known) < len(used):
-        # A member that reveals nothing may use any feature.
-        features = [None if f is not None and f.ignored else f for f in features]
+        # A member that reveals nothing may use any feature, in any way.
+        features = [
+            None
+            if f is not None and f.ignored
+            else (f if f is None else replace(f, flat_outside=False))
+            for f in features
+        ]
     boxes = [(r.boxes, w) for r, w in known if r.boxes is not None]
     if boxes:
         total = sum(w for _, w in boxes)
@@ -760,6 +773,7 @@ def _assemble(revealed, random_state):
         ignored=ignored,
         boxes=boxes,
         uniform_fraction=0.0 if boxes is None else _UNIFORM_FRACTION,
+        flat_outside=[f is not None and f.flat_outside for f in features],
     )
 
 

@@ -74,19 +74,34 @@ class MLPStudent(nn.Module):
 class StandardizedModule(nn.Module):
     """Wrap ``inner`` so that it maps raw inputs to raw outputs.
 
-    ``forward(x) = inner((x - x_loc) / x_scale) * y_scale + y_loc``. The four
-    statistics are buffers: they move with ``.to(device)``, are saved in the
-    state dict and are part of exported graphs.
+    ``forward(x) = inner((clip(x) - x_loc) / x_scale) * y_scale + y_loc``,
+    where ``clip`` keeps each input within ``[x_low, x_high]`` (infinite by
+    default: no clipping; finite where the teacher is provably constant
+    beyond the bounds). The statistics and bounds are buffers: they move
+    with ``.to(device)``, are saved in the state dict and are part of
+    exported graphs.
     """
 
-    def __init__(self, inner, x_loc, x_scale, y_loc, y_scale):
+    def __init__(self, inner, x_loc, x_scale, y_loc, y_scale, x_low=None, x_high=None):
         super().__init__()
         self.inner = inner
+        x_low = (
+            torch.full_like(torch.as_tensor(x_loc), -torch.inf)
+            if x_low is None
+            else x_low
+        )
+        x_high = (
+            torch.full_like(torch.as_tensor(x_loc), torch.inf)
+            if x_high is None
+            else x_high
+        )
         for name, value in (
             ("x_loc", x_loc),
             ("x_scale", x_scale),
             ("y_loc", y_loc),
             ("y_scale", y_scale),
+            ("x_low", x_low),
+            ("x_high", x_high),
         ):
             self.register_buffer(name, torch.as_tensor(value, dtype=torch.float32))
 
@@ -99,7 +114,17 @@ class StandardizedModule(nn.Module):
         return (y - self.y_loc) / self.y_scale
 
     def forward(self, x):
+        x = torch.minimum(torch.maximum(x, self.x_low), self.x_high)
         return self.inner(self.standardize(x)) * self.y_scale + self.y_loc
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Weights saved before the clipping bounds existed: no bounds.
+        for name, fill in (("x_low", -torch.inf), ("x_high", torch.inf)):
+            if prefix + name not in state_dict and prefix + "x_loc" in state_dict:
+                state_dict[prefix + name] = torch.full_like(
+                    state_dict[prefix + "x_loc"], fill
+                )
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 class StandardizedMSELoss(nn.Module):

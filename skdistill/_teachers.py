@@ -16,7 +16,43 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._hummingbird import compile_tree_teacher
 
-__all__ = ["as_teacher", "is_sklearn_network"]
+__all__ = ["FittedTeacherMixin", "as_teacher", "is_sklearn_network"]
+
+
+class FittedTeacherMixin:
+    """For an estimator whose ``teacher`` parameter is a fitted model, an input.
+
+    Like :class:`~sklearn.frozen.FrozenEstimator`'s estimator: ``clone``
+    keeps the teacher by reference (a deep clone would be unfitted) and
+    clones every other parameter; the teacher's own parameters are hidden
+    from ``get_params`` and refused by ``set_params``, so searches cannot
+    change the user's fitted model.
+    """
+
+    def __sklearn_clone__(self):
+        from sklearn.base import clone
+
+        params = self.get_params(deep=False)
+        cloned = {
+            name: value if name == "teacher" else clone(value, safe=False)
+            for name, value in params.items()
+        }
+        return type(self)(**cloned)
+
+    def get_params(self, deep=True):
+        params = super().get_params(deep=deep)
+        return {k: v for k, v in params.items() if not k.startswith("teacher__")}
+
+    def set_params(self, **params):
+        nested = sorted(name for name in params if name.startswith("teacher__"))
+        if nested:
+            # Setting them would change the user's fitted teacher in place
+            # (a skorch teacher would even re-initialise its module).
+            raise ValueError(
+                f"Cannot set {nested}: the teacher is a fitted input and is never "
+                "modified. Pass another fitted model as teacher=... instead."
+            )
+        return super().set_params(**params)
 
 
 def _not_fitted(teacher):

@@ -9,6 +9,7 @@ to ``net.history``, so skorch's own ``EarlyStopping``, ``LRScheduler`` and
 
 import math
 import time
+from copy import deepcopy
 
 import torch
 from skorch import NeuralNetRegressor
@@ -342,8 +343,9 @@ class StudentNet(NeuralNetRegressor):
     ----------
     module : torch.nn.Module class or instance
         The network, as for any skorch net.
-    units : tuple of 4 tensors or None, default=None
-        ``(x_loc, x_scale, y_loc, y_scale)``; None leaves ``module_`` bare.
+    units : tuple of tensors or None, default=None
+        ``(x_loc, x_scale, y_loc, y_scale[, x_low, x_high])``, the arguments
+        of ``StandardizedModule``; None leaves ``module_`` bare.
     **kwargs
         Any parameter of :class:`skorch.NeuralNetRegressor`.
 
@@ -521,11 +523,47 @@ class KeepBestRound(EarlyStopping):
     round's weights when training ends, then lets go of its copy of them and
     does nothing more: epochs of a later ``partial_fit`` on real rows are the
     user's own.
+
+    Parameters
+    ----------
+    monitor, patience, threshold, threshold_mode, lower_is_better, sink, \
+load_best
+        As for ``EarlyStopping``.
+    resume : dict, default=None
+        The fitted attributes (``dynamic_threshold_``, ``best_epoch_``,
+        ``misses_``, ``best_model_weights_``) of the fit this one continues,
+        put back when training begins instead of starting afresh.
     """
 
+    def __init__(
+        self,
+        monitor="holdout_loss",
+        patience=5,
+        threshold=1e-4,
+        threshold_mode="rel",
+        lower_is_better=True,
+        sink=print,
+        load_best=True,
+        resume=None,
+    ):
+        super().__init__(
+            monitor=monitor,
+            patience=patience,
+            threshold=threshold,
+            threshold_mode=threshold_mode,
+            lower_is_better=lower_is_better,
+            sink=sink,
+            load_best=load_best,
+        )
+        self.resume = resume
+
     def on_train_begin(self, net, **kwargs):
-        if not getattr(self, "finished_", False):
-            super().on_train_begin(net, **kwargs)
+        if getattr(self, "finished_", False):
+            return
+        super().on_train_begin(net, **kwargs)
+        for name, value in (self.resume or {}).items():
+            setattr(self, name, deepcopy(value))
+        self.resume = None  # its copy of the weights goes
 
     def on_epoch_end(self, net, **kwargs):
         if not getattr(self, "finished_", False):

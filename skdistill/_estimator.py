@@ -1039,8 +1039,12 @@ def _student_units(domain, state):
     weights were fitted in. Targets take the hold-out answers'.
     """
     x_loc, x_scale = state.x_units or (domain.loc, domain.input_scale)
-    x_loc = np.array(x_loc, dtype=np.float64)
-    x_scale = np.array(x_scale, dtype=np.float64)
+    x_loc, x_scale = (
+        u.double().cpu().numpy().copy()
+        if torch.is_tensor(u)
+        else np.array(u, dtype=np.float64)
+        for u in (x_loc, x_scale)
+    )
     if state.x_units is None:
         for j in domain.categories:
             x_loc[j], x_scale[j] = 0.0, 1.0

@@ -25,6 +25,8 @@ RESULTS_URI = "benchmarks/results"
 
 # (file, section title), in the order the page shows them.
 KNOWN_RESULTS = [
+    ("teacher_zoo.md", "Teacher zoo: everyday teachers on raw tables, three ways"),
+    ("frames.md", "DataFrame teachers: five kinds on four mixed-type tables"),
     ("paper_table.md", "Paper results table"),
     (
         "paper_table_10seeds.md",

@@ -8,7 +8,7 @@ category. Those fitted transformers remember the data's means and scales, ranges
 categories, so ``DataFreeDistillRegressor(teacher).fit()`` needs no rows: it infers the
 domain per column (a normal, a uniform range, the categories), keeps the category one
 of its codes in every query, and hands the teacher DataFrames with its own column
-names. (Categories must be numeric codes: queries are numbers.)
+names. (Text categories work too: see ``examples/dataframe_teacher.py``.)
 The fitted distiller takes DataFrames with the teacher's columns (and checks them).
 """
 

@@ -54,6 +54,19 @@ class _Feature:
         return cls(np.zeros(1), ignored=True, origin=origin)
 
     @classmethod
+    def categories(cls, values, origin):
+        """A categorical feature with the given category codes."""
+        values = np.asarray(values, dtype=np.float64)
+        return cls(
+            values,
+            low=values.min(),
+            high=values.max(),
+            integer=True,
+            categorical=True,
+            origin=origin,
+        )
+
+    @classmethod
     def normal(cls, loc, scale, origin):
         grid = ndtri((np.arange(_GRID) + 0.5) / _GRID)
         return cls(loc + scale * grid, origin=origin, scale=scale)
@@ -397,17 +410,7 @@ def _reveal_trees(estimator, n_features, max_trees, rng):
     features = []
     for j in range(n_features):
         if categorical is not None and categorical[j]:
-            values = np.asarray(edges[j], dtype=np.float64)
-            features.append(
-                _Feature(
-                    values,
-                    low=values.min(),
-                    high=values.max(),
-                    integer=True,
-                    categorical=True,
-                    origin=f"{name} categories",
-                )
-            )
+            features.append(_Feature.categories(edges[j], f"{name} categories"))
         elif not used[j]:
             # Never split on: the teacher provably ignores this feature.
             features.append(_Feature.never_split(f"{name}: never split"))
@@ -422,15 +425,7 @@ def _reveal_trees(estimator, n_features, max_trees, rng):
         if features[j] is None or features[j].ignored:
             continue
         if info.get("values"):
-            values = np.asarray(info["values"], dtype=np.float64)
-            features[j] = _Feature(
-                values,
-                low=values.min(),
-                high=values.max(),
-                integer=True,
-                categorical=True,
-                origin=f"{name} categories",
-            )
+            features[j] = _Feature.categories(info["values"], f"{name} categories")
         elif features[j].thresholds is not None:
             # The training data's range, wider than the outermost thresholds.
             low, high = info["min_value"], info["max_value"]

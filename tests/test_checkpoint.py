@@ -23,40 +23,13 @@ from faulty_teachers import (
     Returns,
     SineTeacher,
 )
-from sklearn.linear_model import Ridge
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer
-from skorch import NeuralNetRegressor
+from test_reliability import BOX, TINY, _holdout_loss_now
 
 from skdistill import (
     DataFreeDistillRegressor,
-    MLPStudent,
 )
 from skdistill._checkpoint import load_checkpoint
 from skdistill.exceptions import FitInterruptedWarning
-
-TINY = dict(max_queries=4000, round_size=1024, n_holdout=256, random_state=0)
-BOX = {"low": -2 * np.ones(5), "high": 2 * np.ones(5)}
-TESTS = Path(__file__).parent
-
-
-def _holdout_loss_now(distiller):
-    """The hold-out loss of the student as it is (to check which round was kept)."""
-    x, y = distiller._holdout  # the synthetic hold-out set the rounds were scored on
-    with torch.no_grad():
-        pred = distiller.student_.module_(x)
-    return float((((pred - y) / y.std(dim=0)) ** 2).mean())
-
-
-def _log_pipeline():
-    """A Pipeline that takes logs first: it raises on inputs <= 0."""
-    X = np.random.default_rng(0).uniform(0.5, 2.0, (100, 5))
-    return make_pipeline(FunctionTransformer(np.log), Ridge()).fit(X, X.sum(axis=1))
-
-
-def _unfitted_skorch():
-    return NeuralNetRegressor(MLPStudent, module__n_features=5)
-
 
 # -- checkpoints that do not belong to the fit -> refused -------------------------
 

@@ -94,7 +94,10 @@ def _build_parser():
         type=int,
         nargs="+",
         metavar="WIDTH",
-        help="hidden layers of the student (default: 50)",
+        help=(
+            "hidden layers of the student (default: auto, 50 for a network "
+            "teacher and 64 64 for any other)"
+        ),
     )
     distill.add_argument(
         "--trusted",

@@ -36,7 +36,7 @@ from scipy.special import ndtri
 from torch import nn
 
 from ._domain import InputDomain
-from ._introspection import _scaler_features, _threshold_feature
+from ._introspection import _UNIFORM_FRACTION, _scaler_features, _threshold_feature
 from ._student import MLPStudent
 
 __all__ = ["CodeExpansion", "Column", "TableSchema", "TableStudent"]
@@ -128,6 +128,9 @@ class Column:
     ignored : bool
         The teacher drops the column (``ColumnTransformer`` ``"drop"``) or
         never splits on it: coded as a constant.
+    flat_outside : bool
+        Numbers: the teacher is provably constant beyond ``[low, high]``
+        (learned from a tree model's split thresholds).
     required_dtype : bool
         The teacher needs exactly ``dtype`` (LightGBM's ``category`` columns),
         whatever a frame says. (HistGradientBoosting's ``from_dtype``
@@ -152,6 +155,7 @@ class Column:
     fill_value: float = 0.0
     ignored: bool = False
     required_dtype: bool = False
+    flat_outside: bool = False
     # Facts gathered before the kind is settled (not part of the schema).
     _imputer_fill: float = field(default=None, repr=False)
     _frame_median: float = field(default=None, repr=False)
@@ -208,8 +212,9 @@ class TableSchema:
         ``MissingIndicator`` names them).
     """
 
-    def __init__(self, columns):
+    def __init__(self, columns, boxes=None):
         self.columns = list(columns)
+        self.boxes = boxes
         self.names = [c.name for c in self.columns]
         self._indicator_code = {}
         for j, column in enumerate(self.columns):
@@ -281,7 +286,7 @@ class TableSchema:
         if not n:
             return None
         columns = [Column(name=str(j) if names is None else names[j]) for j in range(n)]
-        _read_model(estimator, columns)
+        boxes = _read_model(estimator, columns)
         if names is None:
             if any(
                 c.levels is not None
@@ -300,7 +305,7 @@ class TableSchema:
             _settle(column)
         if not any(_needs_frame(c) for c in columns):
             return None
-        return cls(columns)
+        return cls(columns, boxes)
 
     # -- the code space ----------------------------------------------------------
     def encode(self, X):
@@ -540,19 +545,39 @@ class TableSchema:
         loc = np.array([np.mean(v) for v in marginals])
         for j in categories:
             scale[j] = np.std(marginals[j])
+        boxes = self._code_boxes()
+        flat = [c.flat_outside and not c.categorical for c in self.columns]
         return InputDomain(
             loc,
             scale,
             low=low,
             high=high,
-            distribution="marginal",
-            source="table schema: " + "; ".join(sorted(origins)),
+            distribution="marginal" if boxes is None else "boxes",
+            source="table schema: "
+            + "; ".join(sorted(origins))
+            + ("" if boxes is None else "; leaf boxes + threshold box"),
             marginals=marginals,
             jitter=jitter,
             integer=integer,
             categories=categories,
             ignored=ignored,
+            boxes=boxes,
+            uniform_fraction=0.0 if boxes is None else _UNIFORM_FRACTION,
+            flat_outside=flat + [False] * len(self._indicator_code),
         )
+
+    def _code_boxes(self):
+        """The teacher's leaf boxes over the code space (codes left open), or None."""
+        if self.boxes is None:
+            return None
+        low, high, weights = self.boxes
+        n = low.shape[0]
+        code_low = np.full((n, self.n_codes), -np.inf)
+        code_high = np.full((n, self.n_codes), np.inf)
+        for j, column in enumerate(self.columns):
+            if not column.categorical and not column.ignored:
+                code_low[:, j], code_high[:, j] = low[:, j], high[:, j]
+        return code_low, code_high, weights
 
     def expansion(self):
         """Return the :class:`CodeExpansion` for this code space.
@@ -962,15 +987,19 @@ def _feature_names(estimator):
 
 
 def _read_model(estimator, columns):
-    """Fill ``columns`` with what ``estimator`` knows of them."""
+    """Fill ``columns`` with what ``estimator`` knows of them.
+
+    Returns a tree model's count-weighted leaf boxes over the columns
+    (``(low, high, weights)``, open on the columns they do not bound), or
+    None.
+    """
     from sklearn.pipeline import Pipeline
 
     if isinstance(estimator, Pipeline):
         steps = [s for _, s in estimator.steps if s not in (None, "passthrough")]
         if len(steps) > 1:
             _read_transformer(steps[0], list(range(len(columns))), columns)
-            _read_passed_through(steps, columns)
-            return
+            return _read_passed_through(steps, columns)
         estimator = _unwrap(steps[-1])
     if hasattr(estimator, "_bin_mapper") and hasattr(estimator, "is_categorical_"):
         _read_hist_gradient_boosting(estimator, columns)
@@ -978,6 +1007,12 @@ def _read_model(estimator, columns):
         _read_lightgbm(estimator, columns)
     else:
         _read_transformer(estimator, list(range(len(columns))), columns)
+        return None
+    # A tree model on the columns themselves: its leaves are boxes over them.
+    from ._introspection import _MAX_TREES, _reveal
+
+    revealed = _reveal(estimator, len(columns), _MAX_TREES, np.random.default_rng(0))
+    return None if revealed is None else revealed.boxes
 
 
 def _read_passed_through(steps, columns):
@@ -994,11 +1029,19 @@ def _read_passed_through(steps, columns):
     if not isinstance(first, ColumnTransformer) or not hasattr(
         first, "output_indices_"
     ):
-        return
+        return None
     width = max((s.stop for s in first.output_indices_.values()), default=0)
     revealed = _reveal_steps(steps[1:], width, _MAX_TREES, np.random.default_rng(0))
     if revealed is None:
-        return
+        return None
+    boxes = None
+    if revealed.boxes is not None:  # leaf boxes, open but on passed-through columns
+        low, high, weights = revealed.boxes
+        boxes = (
+            np.full((low.shape[0], len(columns)), -np.inf),
+            np.full((low.shape[0], len(columns)), np.inf),
+            weights,
+        )
     for name, local in first._transformer_to_input_indices.items():
         transformer = (
             first.remainder if name == "remainder" else first.named_transformers_[name]
@@ -1011,6 +1054,12 @@ def _read_passed_through(steps, columns):
             if feature is not None and columns[j].levels is None:
                 feature.origin = f"{feature.origin} (passed through)"
                 _learn_range(columns[j], feature)
+                if boxes is not None:
+                    boxes[0][:, j], boxes[1][:, j] = (
+                        low[:, start + k],
+                        high[:, start + k],
+                    )
+    return boxes
 
 
 def _is_passthrough(transformer):
@@ -1113,6 +1162,7 @@ def _learn_range(column, feature):
     )
     column.integer = column.integer or bool(feature.integer)
     column.ignored = column.ignored or bool(feature.ignored)
+    column.flat_outside = bool(feature.flat_outside)
     column.origin = feature.origin
 
 

@@ -44,8 +44,8 @@ _RTOL = 1e-4
 # ... on all but this share of the probe rows. The conversion compares float32
 # inputs with float32-rounded split thresholds, where sklearn keeps float64
 # thresholds: an input within one rounding of a split takes the other branch
-# in that tree (measured: a few rows in 10,000 for a 300-tree forest). A wrong
-# conversion misses on most rows, not a few.
+# in that tree, on a few rows in thousands. A wrong conversion misses on most
+# rows, not a few.
 _MAX_MISMATCH = 0.01
 
 # Throughput is timed on at least this many rows (the probe, tiled), close to

@@ -26,9 +26,9 @@ def fused_optimizer_kwargs(device):
     """``{"fused": True}`` where torch has fused Adam kernels for ``device``.
 
     A student step on a small MLP is dominated by per-tensor overhead; the
-    fused kernel updates every parameter in one call, which made a default
-    fit about 10% faster on CPU. Fused CPU kernels exist from torch 2.4, CUDA
-    ones from 1.13; elsewhere (MPS, XPU, older torch) the default is kept.
+    fused kernel updates every parameter in one call. Fused CPU kernels exist
+    from torch 2.4, CUDA ones from 1.13; elsewhere (MPS, XPU, older torch)
+    the default is kept.
     """
     kind = torch.device(device).type
     if kind == "cuda" or (kind == "cpu" and TorchVersion(torch.__version__) >= "2.4"):

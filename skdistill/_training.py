@@ -470,8 +470,9 @@ class HoldoutFidelity(Callback):
     The scored module is ``net.module_`` (raw inputs to the teacher's units).
 
     When training ends it lets go of the hold-out set and the teacher, so
-    that a fitted net carries neither; later epochs (``partial_fit`` on real
-    rows) record nothing.
+    that a fitted net carries neither, and drops the rounds' per-step
+    records (their ``train_loss`` and ``train_batch_count`` stay); later
+    epochs (``partial_fit`` on real rows) record nothing.
     """
 
     def __init__(self, x, y, y_scale, teacher, start_time):
@@ -514,6 +515,11 @@ class HoldoutFidelity(Callback):
 
     def on_train_end(self, net, **kwargs):
         self.x = self.y = self.y_scale = self.teacher = None
+        # A round's thousands of per-step records would outweigh the student
+        # it ships with; its mean loss and step count stay.
+        for row in net.history:
+            if "holdout_loss" in row:
+                row.pop("batches", None)
 
 
 class KeepBestRound(EarlyStopping):

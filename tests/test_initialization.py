@@ -108,8 +108,8 @@ def test_queries_that_initialise_the_student_count_in_the_budget_and_train_it(
     assert d.n_teacher_queries_ == FAST["max_queries"]
     # ... and train the student: its first round has their steps too.
     batches = d.n_passes * d.round_size // d.batch_size
-    assert len(d.history_[0, "batches"]) == 2 * batches
-    assert len(d.history_[1, "batches"]) == batches
+    assert d.history_[0, "train_batch_count"] == 2 * batches
+    assert d.history_[1, "train_batch_count"] == batches
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

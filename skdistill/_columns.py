@@ -36,7 +36,7 @@ from scipy.special import ndtri
 from torch import nn
 
 from ._domain import InputDomain
-from ._introspection import _UNIFORM_FRACTION, _scaler_features, _threshold_feature
+from ._introspection import _scaler_features, _threshold_feature
 from ._student import MLPStudent
 
 __all__ = ["CodeExpansion", "Column", "TableSchema", "TableStudent"]
@@ -542,27 +542,23 @@ class TableSchema:
             marginals[k] = _repeat_levels(2, weights)
             categories[k] = np.arange(2)
             low[k], high[k], integer[k] = 0, 1, True
-        loc = np.array([np.mean(v) for v in marginals])
         for j in categories:
             scale[j] = np.std(marginals[j])
-        boxes = self._code_boxes()
         flat = [c.flat_outside and not c.categorical for c in self.columns]
-        return InputDomain(
-            loc,
+        boxes = self._code_boxes()
+        return InputDomain.from_marginals(
+            marginals,
             scale,
-            low=low,
-            high=high,
-            distribution="marginal" if boxes is None else "boxes",
+            boxes=boxes,
             source="table schema: "
             + "; ".join(sorted(origins))
-            + ("" if boxes is None else "; leaf boxes + threshold box"),
-            marginals=marginals,
+            + ("" if boxes is None else "; leaf boxes"),
+            low=low,
+            high=high,
             jitter=jitter,
             integer=integer,
             categories=categories,
             ignored=ignored,
-            boxes=boxes,
-            uniform_fraction=0.0 if boxes is None else _UNIFORM_FRACTION,
             flat_outside=flat + [False] * len(self._indicator_code),
         )
 

@@ -20,6 +20,9 @@ _DISTRIBUTIONS = ("normal", "uniform", "empirical", "marginal", "boxes")
 # real rows hold there.
 _IGNORED_SCALE = 1e20
 _MAX_ROWS = 20_000
+# A tree domain's share of queries drawn from the whole box rather than a leaf:
+# at least half of either part's density everywhere.
+_BOXES_UNIFORM_FRACTION = 0.5
 
 
 def _as_vector(value, name, n_features=None):
@@ -324,6 +327,28 @@ class InputDomain:
             jitter=jitter,
             integer=(X == np.round(X)).all(axis=0),
             categories=categories,
+        )
+
+    @classmethod
+    def from_marginals(cls, marginals, scale, *, boxes=None, source, **kwargs):
+        """Return a domain whose features follow ``marginals`` (values per feature).
+
+        Its ``loc`` is each marginal's mean. With ``boxes`` (a tree model's
+        weighted leaf boxes), queries pick a box, inside which each feature
+        follows its marginal, for half of them, and the whole box for the
+        other half (``uniform_fraction=0.5``): the dense regions and every
+        cell the trees tell apart. ``kwargs`` are the constructor's
+        (``low``, ``high``, ``integer``, ``categories``, ...).
+        """
+        return cls(
+            np.array([np.mean(v) for v in marginals]),
+            scale,
+            distribution="marginal" if boxes is None else "boxes",
+            source=source + ("" if boxes is None else " + threshold box"),
+            marginals=marginals,
+            boxes=boxes,
+            uniform_fraction=0.0 if boxes is None else _BOXES_UNIFORM_FRACTION,
+            **kwargs,
         )
 
     @classmethod

@@ -25,12 +25,6 @@ __all__ = ["infer_domain"]
 
 _GRID = 256  # values per feature for parametric (normal, uniform) marginals
 _MAX_TREES = 32  # trees whose leaves make the boxes of a tree-ensemble domain
-# Share of a tree domain's queries drawn uniformly from the box the thresholds
-# span, the rest from the leaf boxes: a defensive mixture, whose density is at
-# least half of either part's everywhere, so neither the dense regions nor the
-# whole range are ever sampled at less than half the rate that part alone
-# would give.
-_UNIFORM_FRACTION = 0.5
 
 
 @dataclass
@@ -734,7 +728,7 @@ def _assemble(revealed, random_state):
     if all(f is None for f in features):
         return None
     n = len(features)
-    marginals, loc, scale = [], np.zeros(n), np.ones(n)
+    marginals, scale = [], np.ones(n)
     low, high = np.full(n, -np.inf), np.full(n, np.inf)
     integer, ignored, categories = np.zeros(n, bool), np.zeros(n, bool), {}
     for j, f in enumerate(features):
@@ -742,7 +736,6 @@ def _assemble(revealed, random_state):
             f = _Feature.normal(0.0, 1.0, "unknown: standard normal")
         values = np.asarray(f.values, dtype=np.float64)
         marginals.append(values)
-        loc[j] = values.mean()
         if f.scale is not None:
             scale[j] = f.scale
         elif f.ignored:
@@ -754,20 +747,16 @@ def _assemble(revealed, random_state):
         integer[j], ignored[j] = f.integer, f.ignored
         if f.categorical:
             categories[j] = values
-    boxes = revealed.boxes
-    return InputDomain(
-        loc,
+    return InputDomain.from_marginals(
+        marginals,
         scale,
+        boxes=revealed.boxes,
+        source=source,
         low=low,
         high=high,
-        distribution="marginal" if boxes is None else "boxes",
-        source=source + ("" if boxes is None else " + threshold box"),
-        marginals=marginals,
         integer=integer,
         categories=categories,
         ignored=ignored,
-        boxes=boxes,
-        uniform_fraction=0.0 if boxes is None else _UNIFORM_FRACTION,
         flat_outside=[f is not None and f.flat_outside for f in features],
     )
 

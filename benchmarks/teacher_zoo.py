@@ -309,6 +309,14 @@ def munge(X, n_rows, p=0.5, s=1.0, random_state=0):
     return np.concatenate([X, synthetic])
 
 
+def _default_student_size(teacher):
+    """The distiller's ``hidden_layer_sizes="auto"`` for this (black-box) teacher."""
+    from skdistill._estimator import _NETWORK_STUDENT, _PIECEWISE_STUDENT
+    from skdistill._teachers import is_sklearn_network
+
+    return _NETWORK_STUDENT if is_sklearn_network(teacher) else _PIECEWISE_STUDENT
+
+
 def munge_student(teacher, X_train, max_queries):
     """The peer: MUNGE rows labelled by the teacher, the distiller's default student."""
     defaults = DataFreeDistillRegressor(teacher)
@@ -341,7 +349,7 @@ def munge_student(teacher, X_train, max_queries):
         MLPStudent,
         module__n_features=X.shape[1],
         module__n_outputs=y.shape[1],
-        module__hidden_layer_sizes=tuple(defaults.hidden_layer_sizes),
+        module__hidden_layer_sizes=_default_student_size(teacher),
         module__activation=defaults.activation,
         units=units,
         optimizer=torch.optim.Adam,

@@ -2,11 +2,10 @@
 
 Part 1 times a 50-unit tanh student's training step (batch 256, fused Adam) on
 synthetic batches, side by side and repeated: a plain PyTorch loop with
-``torch.optim.Adam`` or ``LeanAdam``, the same loop through
-``StandardizedModule`` and ``StandardizedMSELoss`` at every step, the
-``StudentNet`` with ``LeanAdam`` that ``fit`` trains (the bare module on rounds
-that ``SyntheticQueryStream`` standardised once, through ``ReadyBatches``, in
-its lean loop), the same with ``torch.optim.Adam``, and skorch's
+``torch.optim.Adam``, the same loop through ``StandardizedModule`` and
+``StandardizedMSELoss`` at every step, the ``StudentNet`` that ``fit`` trains
+(the bare module on rounds that ``SyntheticQueryStream`` standardised once,
+through ``ReadyBatches``, in its lean loop), and skorch's
 ``NeuralNetRegressor`` fed the same way and the ways it was fed before (the
 standardisation inside every step; a ``DataLoader`` as well).
 
@@ -56,7 +55,6 @@ from skdistill import (  # noqa: E402
     BoundedGapQueries,
     DataFreeDistillRegressor,
     InputDomain,
-    LeanAdam,
     QueryContext,
 )
 from skdistill._student import StandardizedModule, StandardizedMSELoss  # noqa: E402
@@ -148,14 +146,8 @@ def skorch_net(
 
 PATHS = {
     "plain torch loop": lambda n: plain_loop(n, False),
-    "plain torch loop, LeanAdam": lambda n: plain_loop(n, False, LeanAdam),
     "plain torch loop, standardised at every step": lambda n: plain_loop(n, True),
-    "StudentNet, LeanAdam, ReadyBatches, rounds standardised once (what fit runs)": (
-        lambda n: skorch_net(
-            n, "per round", training.ReadyBatches, training.StudentNet, LeanAdam
-        )
-    ),
-    "StudentNet, ReadyBatches, rounds standardised once (the previous fits)": (
+    "StudentNet, ReadyBatches, rounds standardised once (what fit runs)": (
         lambda n: skorch_net(n, "per round", training.ReadyBatches, training.StudentNet)
     ),
     "skorch, ReadyBatches, rounds standardised once (two fits ago)": lambda n: (
@@ -179,7 +171,7 @@ def step_costs(n_rounds, repeats):
     base = statistics.median(times["plain torch loop"])
     lines = [
         f"Part 1: ms per student step (50 tanh units, {N_FEATURES} features, batch "
-        f"{BATCH}, fused Adam: torch.optim.Adam unless LeanAdam is named), median of "
+        f"{BATCH}, fused torch.optim.Adam), median of "
         f"{repeats} runs of {n_steps} steps, the paths alternating.\n",
         "| path | ms per step | vs plain loop |",
         "|---|---|---|",

@@ -136,7 +136,7 @@ def main():
     protocol.write_markdown(
         args.out + ".md",
         "\n".join(table),
-        preamble=f"Mode {args.mode}, every default but the student's.\n",
+        preamble=f"Mode {args.mode}, every default but the student's.\n\n",
     )
 
 

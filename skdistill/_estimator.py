@@ -50,6 +50,9 @@ _PROBE_SIZE = 16
 # steps and kinks of trees, neighbours and the like).
 _NETWORK_STUDENT = (50,)
 _PIECEWISE_STUDENT = (64, 64)
+# A DataFrame teacher's student sees each categorical column one-hot: a wider
+# input, and interactions between levels and numbers, take wider layers.
+_TABLE_STUDENT = (128, 128)
 # Below this hold-out R², fit warns that the student copies the teacher poorly.
 _LOW_HOLDOUT_R2 = 0.9
 _PREDICT_BATCH = 65536
@@ -180,10 +183,11 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
         Hidden layers of the default student. "auto" is ``(50,)`` for a
         network teacher (a torch module, a skorch net, or an
         ``MLPRegressor``, also behind a Pipeline or wrapper), whose smooth
-        function a one-layer student copies well, and ``(64, 64)`` for any
-        other teacher: trees, boosting, neighbours and kernels have steps and
-        kinks that a second layer follows better. The value used is
-        ``hidden_layer_sizes_``.
+        function a one-layer student copies well; ``(128, 128)`` for a
+        teacher fitted on a DataFrame with text or category columns, whose
+        student takes them one-hot; and ``(64, 64)`` for any other teacher:
+        trees, boosting, neighbours and kernels have steps and kinks that a
+        second layer follows better. The value used is ``hidden_layer_sizes_``.
 
         .. versionchanged:: 0.1
            "auto" instead of ``(50,)``.
@@ -195,8 +199,7 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
         sqrt(batch_size / 256) * min(1, sqrt(16 / d))`` for ``d`` features
         that vary in the domain. The value used is ``learning_rate_``.
     learning_rate_warmup : float in [0, 1), default=0.03
-        Fraction of the rounds over which the learning rate rises linearly
-        to ``learning_rate_`` (:class:`~skdistill.WarmupCosineLR`).
+        Fraction of the rounds over which the learning rate rises linearly.
     student : skorch.NeuralNet, default=None
         An unfitted skorch net to train instead of the default MLP: a
         :class:`~skdistill.StudentNet`, or a plain skorch net whose settings
@@ -270,14 +273,13 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
     Attributes
     ----------
     student_ : StudentNet
-        The fitted student, a skorch ``NeuralNetRegressor``. Its module maps
-        raw inputs to the teacher's units (the standardisation is built in);
-        ``student_.partial_fit(X, y)`` fine-tunes it on real rows. It holds
-        no teacher, query or hold-out set: pickled, it is the student alone.
+        The fitted skorch student: its module maps raw inputs to the
+        teacher's units; ``partial_fit(X, y)`` fine-tunes it on real rows. It
+        holds no teacher, query or hold-out set.
     domain_ : InputDomain
         The domain queries came from, with its ``source``.
     query_strategy_ : QueryStrategy
-        The fitted strategy object.
+        The fitted strategy.
     history_ : DistillationHistory
         The student's skorch history, a row per round (queries, losses,
         hold-out scores, seconds); ``history_.to_frame()`` is a DataFrame.
@@ -552,6 +554,8 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
         if isinstance(sizes, str):  # "auto"
             network = teacher.differentiable or is_sklearn_network(self.teacher)
             sizes = _NETWORK_STUDENT if network else _PIECEWISE_STUDENT
+            if self.columns_ is not None:
+                sizes = _TABLE_STUDENT
         self.hidden_layer_sizes_ = _check_hidden_layer_sizes(sizes)
         return self.hidden_layer_sizes_
 

@@ -377,6 +377,7 @@ class FitState:
     first_round: int = 0
     # The live fit, filled in by ``fit``.
     holdout: tuple = None
+    y_units: tuple = None  # the hold-out answers' (mean, scale), per output
     probe: tuple = None
     domain: object = None
     generator: object = None

@@ -38,6 +38,7 @@ from torch import nn
 from ._domain import InputDomain
 from ._introspection import _scaler_features, _threshold_feature
 from ._student import MLPStudent
+from ._teachers import unwrap_fitted as _unwrap
 
 __all__ = ["CodeExpansion", "Column", "TableSchema", "TableStudent"]
 
@@ -954,21 +955,6 @@ class TableStudent(nn.Module):
 
     def forward(self, x):
         return self.mlp(self.expansion(x))
-
-
-def _unwrap(estimator):
-    """See through FrozenEstimator, search CV and TransformedTargetRegressor."""
-    for _ in range(16):
-        inner = None
-        for attr in ("best_estimator_", "regressor_"):
-            if inner is None:
-                inner = getattr(estimator, attr, None)
-        if inner is None and type(estimator).__name__ == "FrozenEstimator":
-            inner = estimator.estimator
-        if inner is None:
-            return estimator
-        estimator = inner
-    return estimator
 
 
 def _feature_names(estimator):

@@ -624,6 +624,7 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
                 teacher, self.domain_, self.n_holdout, state, 2, "the hold-out set"
             )
         state.holdout = self._holdout = (x, y)
+        state.y_units = _target_units(y)
         # The hold-out labels double as the reference that a faster query
         # path (a tree ensemble as torch tensors) must reproduce.
         self.teacher_backend_ = teacher.compile(x, y, self.teacher_backend)
@@ -638,7 +639,7 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
             teacher,
             x,
             self.domain_,
-            _target_units(y)[1],
+            state.y_units[1],
             getattr(self, "feature_names_in_", None),
         )
         if self.noise_features_.any():
@@ -713,11 +714,7 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
         x_holdout, y_holdout = state.holdout
         # The history's seconds go on from those of a continued fit.
         holdout = HoldoutFidelity(
-            x_holdout,
-            y_holdout,
-            _target_units(y_holdout)[1],
-            teacher,
-            start_time - state.seconds,
+            x_holdout, y_holdout, state.y_units[1], teacher, start_time - state.seconds
         )
         callbacks = [("holdout_fidelity", holdout)]
         if self.verbose == 1:  # before "stop", which may end the fit
@@ -751,8 +748,7 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
 
     def _query_stream(self, strategy, student, teacher, seed, budget, start, state):
         """The strategy's labelled rounds, as a replay stream of ready batches."""
-        x_holdout, y_holdout = state.holdout
-        y_loc, y_scale = _target_units(y_holdout)
+        y_loc, y_scale = state.y_units
         context = QueryContext(
             teacher=teacher,
             student=student.module_,
@@ -1052,7 +1048,7 @@ def _student_units(domain, state):
     if state.x_units is None:
         for j in domain.categories:
             x_loc[j], x_scale[j] = 0.0, 1.0
-    y_loc, y_scale = _target_units(state.holdout[1])
+    y_loc, y_scale = state.y_units
     # Where the teacher is constant beyond the domain's bounds (a tree model),
     # the student clips its inputs to them instead of extrapolating.
     x_low, x_high = domain.clip_bounds()

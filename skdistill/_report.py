@@ -33,9 +33,8 @@ class CompressionReport:
         Timed ``predict`` calls per model; latencies are their median.
     teacher_bytes, student_bytes : int or None
         Pickled size (``len(pickle.dumps(...))``) of the teacher and of the
-        fitted skorch student ``student_`` (what a deployment that pickles,
-        joblib-dumps or skops-saves it ships); None when the teacher cannot
-        be pickled.
+        fitted skorch student ``student_`` (what a deployment that pickles
+        or joblib-dumps it ships); None when the teacher cannot be pickled.
     teacher_n_parameters, student_n_parameters : int or None
         Trainable numbers: the student's weights, and the teacher's where
         that is meaningful (torch and skorch networks, ``MLPRegressor``,

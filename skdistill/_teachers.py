@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._hummingbird import compile_tree_teacher
 
-__all__ = ["FittedTeacherMixin", "as_teacher", "is_sklearn_network"]
+__all__ = ["FittedTeacherMixin", "as_teacher", "is_sklearn_network", "unwrap_fitted"]
 
 
 class FittedTeacherMixin:
@@ -358,23 +358,35 @@ def as_teacher(teacher, n_features=None, device="cpu", columns=None):
     return SklearnTeacher(teacher, n)
 
 
+def unwrap_fitted(estimator):
+    """The fitted model inside single-model wrappers.
+
+    Sees through ``FrozenEstimator``, a search's ``best_estimator_`` and a
+    ``TransformedTargetRegressor``'s ``regressor_``.
+    """
+    for _ in range(16):
+        inner = None
+        for attr in ("best_estimator_", "regressor_"):
+            if inner is None:
+                inner = getattr(estimator, attr, None)
+        if inner is None and type(estimator).__name__ == "FrozenEstimator":
+            inner = estimator.estimator
+        if inner is None:
+            return estimator
+        estimator = inner
+    return estimator
+
+
 def is_sklearn_network(teacher):
     """Whether a scikit-learn teacher is a neural network (``MLPRegressor``).
 
-    Seen through ``FrozenEstimator``, ``TransformedTargetRegressor`` and the
-    last step of a Pipeline.
+    Seen through the wrappers of :func:`unwrap_fitted` and the last step of
+    a Pipeline.
     """
-    from sklearn.compose import TransformedTargetRegressor
-    from sklearn.frozen import FrozenEstimator
     from sklearn.neural_network import MLPRegressor
     from sklearn.pipeline import Pipeline
 
-    while True:
-        if isinstance(teacher, FrozenEstimator):
-            teacher = teacher.estimator
-        elif isinstance(teacher, TransformedTargetRegressor):
-            teacher = getattr(teacher, "regressor_", teacher.regressor)
-        elif isinstance(teacher, Pipeline):
-            teacher = teacher.steps[-1][1]
-        else:
-            return isinstance(teacher, MLPRegressor)
+    teacher = unwrap_fitted(teacher)
+    while isinstance(teacher, Pipeline):
+        teacher = unwrap_fitted(teacher.steps[-1][1])
+    return isinstance(teacher, MLPRegressor)

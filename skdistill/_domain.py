@@ -10,6 +10,7 @@ import copy
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 from scipy.special import ndtri
 
 __all__ = ["InputDomain"]
@@ -44,12 +45,35 @@ def _as_vector(value, name, n_features=None):
     return arr
 
 
+def _nearest_other(points, k_tree_features=16, candidates=8, chunk=1024):
+    """Index of each (distinct) point's nearest other point, by exact distance.
+
+    A k-d tree for few features; else a matrix product ranks ``candidates``
+    per point, whose exact distances then pick the nearest (lowest index on
+    a tie), so that the answer does not depend on BLAS's threads.
+    """
+    n, d = points.shape
+    if d <= k_tree_features or n <= candidates + 1:
+        return cKDTree(points).query(points, k=2, workers=1)[1][:, 1]
+    squared = np.einsum("ij,ij->i", points, points)
+    nearest = np.empty(n, dtype=np.intp)
+    for start in range(0, n, chunk):
+        block = points[start : start + chunk]
+        rows = np.arange(start, start + block.shape[0])
+        approx = squared[rows, None] - 2 * block @ points.T + squared[None, :]
+        approx[np.arange(block.shape[0]), rows] = np.inf
+        pick = np.sort(np.argpartition(approx, candidates, axis=1)[:, :candidates])
+        exact = ((points[pick] - block[:, None, :]) ** 2).sum(axis=2)
+        nearest[rows] = pick[np.arange(block.shape[0]), exact.argmin(axis=1)]
+    return nearest
+
+
 class InputDomain:
     """Per-feature base distribution and bounds for synthetic queries.
 
     Queries are drawn in a unit space (``z``) from a standard normal, a
     uniform distribution on ``[-1, 1]``, or (``"empirical"``) unlabelled rows
-    with a little Gaussian jitter, and mapped to the input space by
+    mixed with their nearest neighbours, and mapped to the input space by
     ``x = loc + scale * z``, then clipped to ``[low, high]``. Query strategies
     optimise in the unit space, so step sizes mean "so many standard
     deviations" whatever the units of the features are.
@@ -75,6 +99,13 @@ class InputDomain:
     jitter : float, default=0.1
         Standard deviation of the unit-space noise added to empirical rows
         and marginal values.
+    swap_probability : float in [0, 1], default=0.0
+        For the ``"empirical"`` distribution: the probability that each value
+        of a drawn row moves to its nearest neighbour row's value plus
+        Gaussian noise of their distance (MUNGE, Bucilă, Caruana &
+        Niculescu-Mizil 2006); categorical features take the neighbour's
+        level. Neighbours are found in the unit space among the rows with
+        other values.
     marginals : list of 1-D arrays, default=None
         For the ``"marginal"`` distribution: per feature, values (input units)
         that each feature is drawn from independently, e.g. a fitted
@@ -129,6 +160,7 @@ class InputDomain:
     # Domains pickled before uniform_fraction existed draw from boxes only.
     uniform_fraction = 0.0
     flat_outside = None  # (and before flat_outside: no feature is known flat)
+    swap_probability = 0.0  # (and before it: empirical rows only jittered)
 
     def __init__(
         self,
@@ -147,6 +179,7 @@ class InputDomain:
         boxes=None,
         uniform_fraction=0.0,
         flat_outside=None,
+        swap_probability=0.0,
     ):
         if distribution not in _DISTRIBUTIONS:
             raise ValueError(
@@ -224,8 +257,14 @@ class InputDomain:
             ]
             if any(v.size == 0 or not np.isfinite(v).all() for v in marginals):
                 raise ValueError("Every marginal needs at least one finite value.")
+        if not 0 <= swap_probability <= 1 or (swap_probability and rows is None):
+            raise ValueError(
+                "swap_probability must be in [0, 1], and 0 unless "
+                f"distribution='empirical'; got {swap_probability!r}."
+            )
         self.rows = rows
         self.jitter = jitter
+        self.swap_probability = float(swap_probability)
         self.marginals = marginals
         self.boxes = boxes
         self.uniform_fraction = float(uniform_fraction)
@@ -290,22 +329,30 @@ class InputDomain:
     def from_data(
         cls,
         X,
-        jitter=0.1,
+        jitter=0.0,
         max_rows=_MAX_ROWS,
         random_state=0,
         source="fit(X): unlabelled rows",
         categories=None,
+        swap_probability=0.5,
     ):
-        """Return an empirical domain: the rows of ``X`` with a little jitter.
+        """Return an empirical domain: the rows of ``X``, mixed with their neighbours.
 
-        Queries start at rows of ``X`` (at most ``max_rows`` of them, drawn at
-        random) plus unit-space Gaussian noise of standard deviation
-        ``jitter``, so they follow the joint distribution of the features,
-        correlations and outliers included; the bounds are the range of
-        ``X``. A feature that is constant in ``X`` stays constant in queries,
-        and one whose values are all integers stays integer; ``categories``
-        (feature index to allowed values) keeps categorical features on their
-        values.
+        A query is a row of ``X`` (at most ``max_rows`` of them, drawn at
+        random) whose values each move, with probability
+        ``swap_probability``, to the row's nearest neighbour's value plus
+        Gaussian noise of their distance (MUNGE; a category takes the
+        neighbour's level), then unit-space Gaussian noise of standard
+        deviation ``jitter``. Queries so follow the joint distribution of the
+        features, correlations and outliers included, and fill the space
+        between nearby rows; the bounds are the range of ``X``. A feature
+        that is constant in ``X`` stays constant in queries, and one whose
+        values are all integers stays integer; ``categories`` (feature index
+        to allowed values) keeps categorical features on their values.
+
+        .. versionchanged:: 0.1
+           ``swap_probability=0.5`` and ``jitter=0`` instead of rows with a
+           jitter of 0.1.
         """
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[0] < 2:
@@ -327,6 +374,7 @@ class InputDomain:
             jitter=jitter,
             integer=(X == np.round(X)).all(axis=0),
             categories=categories,
+            swap_probability=swap_probability,
         )
 
     @classmethod
@@ -480,7 +528,10 @@ class InputDomain:
             pick = torch.randint(
                 rows.shape[0], (n,), generator=generator, device=device
             )
-            return self.clip_unit(rows[pick] + noise)
+            z = rows[pick]
+            if self.swap_probability > 0:
+                z = self._swap_with_neighbours(z, pick, generator)
+            return self.clip_unit(z + noise)
         # Marginal: each feature drawn independently from its own values.
         table, lengths = self._unit_marginals(device)
         u = torch.rand(shape, generator=generator, device=device)
@@ -507,6 +558,36 @@ class InputDomain:
             "rows", device, lambda: [(self.rows - self.loc) / self._unit_scale]
         )
         return rows
+
+    def _swap_with_neighbours(self, z, pick, generator):
+        """MUNGE: each value, with ``swap_probability``, moves to the neighbour's.
+
+        Each picked row's nearest other row (unit space, duplicates aside) is
+        its neighbour; a swapped value is the neighbour's plus Gaussian noise
+        of their distance, so queries fill the space between nearby rows
+        (Bucilă, Caruana & Niculescu-Mizil, 2006).
+        """
+        rows = self._unit_rows(z.device)
+        (neighbour,) = self._on_device(
+            "neighbours", z.device, lambda: [self._neighbours()]
+        )
+        other = rows[neighbour.long()[pick]]
+        noise = torch.randn(z.shape, generator=generator, device=z.device)
+        if self.categories:  # a category takes the neighbour's level as it is
+            noise[:, list(self.categories)] = 0
+        swapped = other + noise * (z - other).abs()
+        move = torch.rand(z.shape, generator=generator, device=z.device)
+        return torch.where(move < self.swap_probability, swapped, z)
+
+    def _neighbours(self):
+        """Index of each row's nearest row with other values (unit space)."""
+        unit = (self.rows - self.loc) / self._unit_scale
+        unique, first, inverse = np.unique(
+            unit, axis=0, return_index=True, return_inverse=True
+        )
+        if unique.shape[0] < 2:
+            return np.arange(self.rows.shape[0])
+        return first[_nearest_other(unique)[inverse.ravel()]]
 
     def _sample_boxes(self, n, generator, device):
         """Pick boxes by weight; inside, each feature follows its marginal.
@@ -691,7 +772,8 @@ class InputDomain:
         bounded = np.isfinite(self.low).any() or np.isfinite(self.high).any()
         bounds = f", low={fmt(self.low)}, high={fmt(self.high)}" if bounded else ""
         rows = (
-            f", rows={self.rows.shape[0]}, jitter={self.jitter}"
+            f", rows={self.rows.shape[0]}, jitter={self.jitter}, "
+            f"swap_probability={self.swap_probability}"
             if self.rows is not None
             else ""
         )
@@ -722,6 +804,7 @@ class InputDomain:
             self.distribution == other.distribution
             and self.jitter == other.jitter
             and self.uniform_fraction == other.uniform_fraction
+            and self.swap_probability == other.swap_probability
             and same_marginals
             and self.categories.keys() == other.categories.keys()
             and all(

@@ -300,9 +300,11 @@ class BoundedGapQueries(QueryStrategy):
     step_size : float or "auto", default="auto"
         RMSprop learning rate of those steps (unit space). RMSprop's first
         step moves each coordinate by about ``10 * step_size``. "auto" is the
-        paper's 0.1 for normal and uniform domains, and ``0.1 * jitter`` for
-        empirical domains, whose queries must stay near the rows they start
-        from.
+        paper's 0.1 for normal and uniform domains, and 0.01 for empirical
+        domains, whose queries must stay near the rows they start from.
+
+        .. versionchanged:: 0.1
+           0.01 for empirical domains instead of ``0.1 * jitter``.
     beta : float, default=1e-5
         Weight decay on the unit-space query (the paper's ``beta * ||x||^2``).
     gamma : float, default=1e-5
@@ -471,9 +473,7 @@ class BoundedGapQueries(QueryStrategy):
         z = z.clone().requires_grad_(True)
         step_size = self.step_size
         if step_size == "auto":
-            step_size = 0.1 * (
-                domain.jitter if domain.distribution == "empirical" else 1
-            )
+            step_size = 0.01 if domain.distribution == "empirical" else 0.1
         optimizer = torch.optim.RMSprop([z], lr=step_size, weight_decay=self.beta)
         precision = (
             nullcontext()

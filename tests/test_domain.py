@@ -58,6 +58,60 @@ def test_data_domain_follows_the_rows_and_keeps_constant_features_constant():
     assert d.input_scale[2] == 1.0  # no division by zero when standardising
 
 
+def test_data_domain_mixes_each_row_with_its_nearest_neighbour():
+    # Two far-apart pairs of rows: a query mixes a row with its pair only,
+    # its values moved (MUNGE) around the neighbour's by their distance.
+    X = np.array([[0.0, 0.0], [1.5, 1.5], [100.5, 100.5], [101.5, 103.5]])
+    d = InputDomain.from_data(X)
+    assert (d.swap_probability, d.jitter) == (0.5, 0.0)
+    x = _sample(d, 4000)
+    near_first = x[:, 0] < 50
+    assert np.all(x[near_first] < 20) and np.all(x[~near_first] > 80)
+    # Half the values are a row's own (more, as the bounds clip swapped ones
+    # onto the extreme rows' values); the others spread around the neighbour.
+    own = np.isin(x.round(3), X)
+    assert 0.5 < own.mean() < 0.75
+    assert np.unique(x[~own]).size > 1000
+    # Without swaps and jitter, queries are the rows themselves.
+    rows = InputDomain.from_data(X, swap_probability=0.0)
+    queries = np.unique(_sample(rows, 500).round(3), axis=0)
+    np.testing.assert_array_equal(queries, X)
+
+
+def test_swapped_categories_take_the_neighbours_level():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=300), rng.integers(0, 5, 300) * 2.0])
+    d = InputDomain.from_data(X, categories={1: [0, 2, 4, 6, 8]}, swap_probability=1)
+    x = _sample(d, 3000)
+    assert set(np.unique(x[:, 1])) <= {0, 2, 4, 6, 8}
+
+
+def test_neighbours_are_exact_with_or_without_the_k_d_tree():
+    from scipy.spatial.distance import cdist
+
+    from skdistill._domain import _nearest_other
+
+    rng = np.random.default_rng(0)
+    for n_features in (3, 40):
+        points = rng.normal(size=(700, n_features))
+        distance = cdist(points, points)
+        np.fill_diagonal(distance, np.inf)
+        np.testing.assert_array_equal(
+            _nearest_other(points, chunk=256), distance.argmin(axis=1)
+        )
+
+
+def test_duplicate_rows_are_not_each_others_neighbours():
+    X = np.array([[0.0, 0.0]] * 3 + [[1.0, 1.0], [5.0, 5.0]])
+    d = InputDomain.from_data(X, swap_probability=1)
+    np.testing.assert_array_equal(d.rows[d._neighbours()][:3], [[1.0, 1.0]] * 3)
+
+
+def test_swap_probability_needs_rows():
+    with pytest.raises(ValueError, match="swap_probability"):
+        InputDomain(np.zeros(2), np.ones(2), swap_probability=0.5)
+
+
 def test_data_domain_needs_two_rows():
     with pytest.raises(ValueError, match="at least 2 rows"):
         InputDomain.from_data(np.ones((1, 3)))

@@ -994,7 +994,11 @@ def _read_model(estimator, columns):
     from ._introspection import _MAX_TREES, _reveal
 
     revealed = _reveal(estimator, len(columns), _MAX_TREES, np.random.default_rng(0))
-    return None if revealed is None else revealed.boxes
+    if revealed is None:
+        return None
+    for column, feature in zip(columns, revealed.features):
+        _learn_counts(column, feature)
+    return revealed.boxes
 
 
 def _read_passed_through(steps, columns):
@@ -1146,6 +1150,22 @@ def _learn_range(column, feature):
     column.ignored = column.ignored or bool(feature.ignored)
     column.flat_outside = bool(feature.flat_outside)
     column.origin = feature.origin
+
+
+def _learn_counts(column, feature):
+    """A number's values as its tree model's sample counts spread them."""
+    if (
+        feature is None
+        or not feature.counted
+        or column.values is None
+        or column.levels is not None
+        or column.ignored
+    ):
+        return
+    column.values = np.clip(feature.values, column.low, column.high)
+    column.loc = float(column.values.mean())
+    column.scale = float(column.values.std())
+    column.origin = f"{column.origin}, sample counts"
 
 
 def _read_hist_gradient_boosting(estimator, columns):

@@ -25,6 +25,7 @@ __all__ = ["infer_domain"]
 
 _GRID = 256  # values per feature for parametric (normal, uniform) marginals
 _MAX_TREES = 32  # trees whose leaves make the boxes of a tree-ensemble domain
+_TURNBULL_ITERATIONS = 200  # self-consistency steps for a feature's sample shares
 
 
 @dataclass
@@ -41,6 +42,7 @@ class _Feature:
     scale: float = field(default=None)
     thresholds: np.ndarray = None  # split thresholds, when that is all we know
     flat_outside: bool = False  # the model is constant beyond [low, high]
+    counted: bool = False  # values spread by the training samples' counts
 
     @classmethod
     def never_split(cls, origin):
@@ -219,10 +221,25 @@ def _sklearn_trees(estimator):
     ]
 
 
+def _hist_gradient_boosting_order(estimator):
+    """The input column of each feature HistGradientBoosting's trees see, or None.
+
+    With categorical features, its ``_preprocessor`` puts them first (in
+    column order), then the numeric ones: the trees' feature indices and
+    ``bin_thresholds_`` follow that order, ``is_categorical_`` the columns'.
+    """
+    categorical = getattr(estimator, "is_categorical_", None)
+    if getattr(estimator, "_preprocessor", None) is None or categorical is None:
+        return None
+    categorical = np.asarray(categorical, dtype=bool)
+    return np.concatenate([np.flatnonzero(categorical), np.flatnonzero(~categorical)])
+
+
 def _hist_gradient_boosting_trees(estimator):
     predictors = getattr(estimator, "_predictors", None)
     if predictors is None:
         return None
+    order = _hist_gradient_boosting_order(estimator)
     trees = []
     for predictor in (p for iteration in predictors for p in iteration):
         nodes = predictor.nodes
@@ -232,7 +249,11 @@ def _hist_gradient_boosting_trees(estimator):
             _Tree(
                 np.where(leaf, -1, nodes["left"].astype(np.int64)),
                 np.where(leaf, -1, nodes["right"].astype(np.int64)),
-                np.where(leaf, -1, nodes["feature_idx"]),
+                np.where(
+                    leaf,
+                    -1,
+                    nodes["feature_idx"] if order is None else order[nodes["feature_idx"]],
+                ),
                 np.where(numeric, nodes["num_threshold"], np.nan),
                 nodes["count"].astype(np.float64),
             )
@@ -356,6 +377,72 @@ def _leaf_boxes(trees, n_features, max_trees, rng):
     )
 
 
+def _sample_shares(low, high, weights, edges, n_iter=_TURNBULL_ITERATIONS):
+    """Each cell's share of the training samples, from the leaves' counts.
+
+    ``edges`` cut one feature into cells; each leaf box says that its
+    (normalised) count of samples lies in the cells between its bounds
+    ``low`` and ``high`` on that feature. Every tree's leaves partition the
+    training samples, so together they are interval-censored observations of
+    the feature's distribution, whose maximum-likelihood cell shares
+    Turnbull's (1976) self-consistency iteration finds. A leaf open on the
+    feature says nothing and leaves the shares as they are.
+    """
+    n_cells = edges.size - 1
+    first = np.searchsorted(edges, low, side="left")
+    first = np.where(np.isfinite(low), first, 0)
+    stop = np.searchsorted(edges, high, side="left")
+    stop = np.where(np.isfinite(high), stop, n_cells)
+    first, stop = np.clip(first, 0, n_cells), np.clip(stop, 0, n_cells)
+    keep = stop > first
+    first, stop, weights = first[keep], stop[keep], weights[keep]
+    shares = np.full(n_cells, 1.0 / n_cells)
+    for _ in range(n_iter):
+        cumulative = np.concatenate([[0.0], np.cumsum(shares)])
+        mass = cumulative[stop] - cumulative[first]
+        ratio = np.divide(weights, mass, out=np.zeros_like(weights), where=mass > 0)
+        step = np.bincount(first, ratio, n_cells + 1) - np.bincount(
+            stop, ratio, n_cells + 1
+        )
+        shares = shares * np.cumsum(step)[:n_cells]
+        total = shares.sum()
+        if total <= 0:
+            return np.full(n_cells, 1.0 / n_cells)
+        shares /= total
+    return shares
+
+
+def _count_weighted_values(feature, boxes, j):
+    """``feature``'s values spread as the leaves' sample counts say (a grid).
+
+    The cells between its outermost bounds and split thresholds get their
+    share of the training samples (:func:`_sample_shares`), uniform inside
+    each cell; the values are that distribution's quantiles.
+    """
+    edges = np.unique(np.concatenate([[feature.low], feature.thresholds, [feature.high]]))
+    edges = edges[(edges >= feature.low) & (edges <= feature.high)]
+    if edges.size < 2 or not np.isfinite(edges).all():
+        return feature
+    low, high, weights = boxes
+    shares = _sample_shares(low[:, j], high[:, j], weights, edges)
+    cumulative = np.concatenate([[0.0], np.cumsum(shares)])
+    u = (np.arange(_GRID) + 0.5) / _GRID
+    cell = np.clip(np.searchsorted(cumulative, u, side="right") - 1, 0, shares.size - 1)
+    within = np.divide(
+        u - cumulative[cell],
+        shares[cell],
+        out=np.full(u.shape, 0.5),
+        where=shares[cell] > 0,
+    )
+    values = edges[cell] + np.clip(within, 0, 1) * (edges[cell + 1] - edges[cell])
+    return replace(
+        feature,
+        values=values,
+        origin=feature.origin + ", sample counts",
+        counted=True,
+    )
+
+
 def _threshold_feature(thresholds, origin):
     """A feature known only through the thresholds a model splits it at."""
     t = np.sort(thresholds)
@@ -400,6 +487,9 @@ def _reveal_trees(estimator, n_features, max_trees, rng):
     # a finer marginal than the thresholds its trees happened to use.
     mapper = getattr(estimator, "_bin_mapper", None)
     edges = getattr(mapper, "bin_thresholds_", None)
+    order = _hist_gradient_boosting_order(estimator)
+    if edges is not None and order is not None:  # back to the columns' order
+        edges = [edges[p] for p in np.argsort(order)]
     categorical = getattr(estimator, "is_categorical_", None)
     features = []
     for j in range(n_features):
@@ -425,11 +515,14 @@ def _reveal_trees(estimator, n_features, max_trees, rng):
             low, high = info["min_value"], info["max_value"]
             values = np.concatenate([features[j].thresholds, [low, high]])
             features[j] = replace(features[j], values=values, low=low, high=high)
-    return _Revealed(
-        features,
-        f"{name} leaf boxes",
-        boxes=_leaf_boxes(trees, n_features, max_trees, rng),
-    )
+    boxes = _leaf_boxes(trees, n_features, max_trees, rng)
+    features = [
+        _count_weighted_values(f, boxes, j)
+        if f is not None and f.thresholds is not None and not f.categorical
+        else f
+        for j, f in enumerate(features)
+    ]
+    return _Revealed(features, f"{name} leaf boxes", boxes=boxes)
 
 
 # -- models that keep training rows ---------------------------------------------

@@ -181,9 +181,30 @@ def test_hgb_numeric_ranges_follow_its_column_order(frame):
     teacher = HistGradientBoostingRegressor(categorical_features="from_dtype")
     schema = TableSchema.from_teacher(teacher.fit(X, y))
     x, n = schema["x"], schema["n"]
-    assert x.origin == "HistGradientBoostingRegressor bin thresholds"
+    assert x.origin.startswith("HistGradientBoostingRegressor bin thresholds")
     assert X["x"].min() - 1 < x.low < x.high < X["x"].max() + 1
     assert n.integer and n.low >= -1 and n.high <= 8
+
+
+def test_hgb_leaf_boxes_follow_its_column_order():
+    """Its trees, too, see the categorical features first: the boxes go back."""
+    rng = np.random.default_rng(0)
+    n = 1000
+    X = pd.DataFrame(
+        {
+            "a": rng.uniform(0, 1, n),
+            "c": pd.Categorical(rng.choice(list("xyz"), n)),
+            "b": rng.uniform(100, 200, n),
+        }
+    )
+    y = 10 * X["a"] + X["b"] / 10 + (X["c"] == "x")
+    teacher = HistGradientBoostingRegressor(categorical_features="from_dtype")
+    low, high, _ = TableSchema.from_teacher(teacher.fit(X, y)).boxes
+    for j, column in ((0, "a"), (2, "b")):
+        bounds = np.concatenate([low[:, j], high[:, j]])
+        inner = bounds[np.isfinite(bounds)]
+        assert inner.size and X[column].min() < inner.min() < inner.max() < X[column].max()
+    assert np.isinf(low[:, 1]).all() and np.isinf(high[:, 1]).all()
 
 
 def test_numeric_teachers_keep_the_plain_path(frame):

@@ -336,3 +336,61 @@ def test_integer_features_stay_integer_across_the_whole_box(package):
     # Every integer of the range shows up, the end points included.
     counts = np.bincount(q[:, 0].astype(int), minlength=10)
     assert counts.size == 10 and counts.min() > 0.03 * len(q), counts
+
+
+def test_leaf_counts_give_each_cell_its_share_of_the_samples():
+    from skdistill._introspection import _sample_shares
+
+    # Two "trees" over cells [0, 1), [1, 2), [2, 3), [3, 4): the first splits
+    # at 2 (samples 0.8 / 0.2), the second at 1 and 3 (0.5, 0.4, 0.1).
+    inf = np.inf
+    low = np.array([-inf, 2, -inf, 1, 3])
+    high = np.array([2, inf, 1, 3, inf])
+    weights = np.array([0.8, 0.2, 0.5, 0.4, 0.1]) / 2
+    shares = _sample_shares(low, high, weights, np.arange(5.0), n_iter=2000)
+    # Consistent with both: 0.5 in [0, 1), 0.3 in [1, 2), 0.1 and 0.1 beyond.
+    np.testing.assert_allclose(shares, [0.5, 0.3, 0.1, 0.1], atol=1e-3)
+
+
+@pytest.mark.parametrize("package", ["rf", "hgb", "lightgbm", "xgboost"])
+def test_tree_domains_follow_the_training_distribution_of_skewed_features(package):
+    rng = np.random.default_rng(0)
+    n = 3000
+    X = np.column_stack(
+        [rng.poisson(0.7, n) * rng.integers(0, 2, n), rng.lognormal(0, 1, n)]
+    ).astype(np.float64)
+    y = np.log1p(X[:, 0]) + np.sqrt(X[:, 1]) + 0.1 * rng.normal(size=n)
+    if package == "rf":
+        model = RandomForestRegressor(n_estimators=20, min_samples_leaf=5)
+        model = model.set_params(random_state=0).fit(X, y)
+    else:
+        model = _boosted(package, X, y)
+    domain = infer_domain(model, 2)
+    # Thresholds alone spread the values evenly over the range: a few
+    # percent of them would be zeros, and the lognormal's median near 10.
+    if package in ("rf", "hgb"):  # an integer split at k + 0.5
+        zeros = np.mean(domain.marginals[0] < 0.5)
+        assert zeros == pytest.approx(np.mean(X[:, 0] == 0), abs=0.05)
+    quantiles = [0.25, 0.5, 0.75]
+    np.testing.assert_allclose(
+        np.quantile(domain.marginals[1], quantiles),
+        np.quantile(X[:, 1], quantiles),
+        rtol=0.2,
+    )
+
+
+def test_hgb_categorical_features_of_an_array_keep_their_columns():
+    # HistGradientBoosting's trees and bins see categorical features first.
+    rng = np.random.default_rng(0)
+    X = np.column_stack(
+        [rng.uniform(0, 1, 1000), rng.integers(0, 3, 1000), rng.uniform(100, 200, 1000)]
+    )
+    y = 10 * X[:, 0] + X[:, 2] / 10 + (X[:, 1] == 0)
+    model = HistGradientBoostingRegressor(categorical_features=[1], max_iter=20)
+    domain = infer_domain(model.fit(X, y), 3)
+    assert list(domain.categories) == [1]
+    np.testing.assert_array_equal(domain.categories[1], [0, 1, 2])
+    for j in (0, 2):
+        assert X[:, j].min() <= domain.marginals[j].min() + 0.05 * np.ptp(X[:, j])
+        assert domain.marginals[j].max() <= X[:, j].max() + 0.05 * np.ptp(X[:, j])
+        assert np.ptp(domain.marginals[j]) > 0.8 * np.ptp(X[:, j])

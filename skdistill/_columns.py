@@ -36,7 +36,11 @@ from scipy.special import ndtri
 from torch import nn
 
 from ._domain import InputDomain
-from ._introspection import _scaler_features, _threshold_feature
+from ._introspection import (
+    _hist_gradient_boosting_order,
+    _scaler_features,
+    _threshold_feature,
+)
 from ._student import MLPStudent
 from ._teachers import unwrap_fitted as _unwrap
 
@@ -1179,21 +1183,16 @@ def _read_hist_gradient_boosting(estimator, columns):
     name = type(estimator).__name__
     preprocessor = getattr(estimator, "_preprocessor", None)
     from_dtype = getattr(estimator, "categorical_features", None) == "from_dtype"
-    if preprocessor is None:
-        order = list(range(len(columns)))
-    else:
-        order = []
+    order = _hist_gradient_boosting_order(estimator)
+    if order is None:
+        order = range(len(columns))
+    if preprocessor is not None:
         for part, local in preprocessor._transformer_to_input_indices.items():
             transformer = (
                 preprocessor.remainder
                 if part == "remainder"
                 else preprocessor.named_transformers_[part]
             )
-            if len(local) == 0 or (
-                isinstance(transformer, str) and transformer == "drop"
-            ):
-                continue
-            order += list(local)
             categories = getattr(transformer, "categories_", None)
             if categories is None:
                 continue

@@ -554,9 +554,7 @@ class InputDomain:
         return cache[key]
 
     def _unit_rows(self, device):
-        (rows,) = self._on_device(
-            "rows", device, lambda: [(self.rows - self.loc) / self._unit_scale]
-        )
+        (rows,) = self._on_device("rows", device, lambda: [self._unit_rows_numpy()])
         return rows
 
     def _swap_with_neighbours(self, z, pick, generator):
@@ -567,11 +565,10 @@ class InputDomain:
         of their distance, so queries fill the space between nearby rows
         (Bucilă, Caruana & Niculescu-Mizil, 2006).
         """
-        rows = self._unit_rows(z.device)
-        (neighbour,) = self._on_device(
-            "neighbours", z.device, lambda: [self._neighbours()]
+        (neighbours,) = self._on_device(
+            "neighbour rows", z.device, lambda: [self._unit_neighbour_rows()]
         )
-        other = rows[neighbour.long()[pick]]
+        other = neighbours[pick]
         noise = torch.randn(z.shape, generator=generator, device=z.device)
         if self.categories:  # a category takes the neighbour's level as it is
             noise[:, list(self.categories)] = 0
@@ -581,13 +578,19 @@ class InputDomain:
 
     def _neighbours(self):
         """Index of each row's nearest row with other values (unit space)."""
-        unit = (self.rows - self.loc) / self._unit_scale
         unique, first, inverse = np.unique(
-            unit, axis=0, return_index=True, return_inverse=True
+            self._unit_rows_numpy(), axis=0, return_index=True, return_inverse=True
         )
         if unique.shape[0] < 2:
             return np.arange(self.rows.shape[0])
         return first[_nearest_other(unique)[inverse.ravel()]]
+
+    def _unit_rows_numpy(self):
+        return (self.rows - self.loc) / self._unit_scale
+
+    def _unit_neighbour_rows(self):
+        """Each row's nearest neighbour (:meth:`_neighbours`), in the unit space."""
+        return self._unit_rows_numpy()[self._neighbours()]
 
     def _sample_boxes(self, n, generator, device):
         """Pick boxes by weight; inside, each feature follows its marginal.

@@ -31,7 +31,9 @@ distribution and is what AutoGluon ships. The training rows plus the
 synthetic ones make ``max_queries`` rows in all (the distiller's teacher
 budget, 400,000 by default), labelled by the teacher in one call. The student
 is the distiller's default: ``StudentNet(MLPStudent)`` with its hidden
-layers and activation, inputs and targets standardised by the augmented
+layers, input monomials and activation, from a random start (the
+distiller's least-squares start of a polynomial student is its own), inputs
+and targets standardised by the augmented
 set's mean and scale (built into the module, as ``student_``'s are), Adam at
 the distiller's "auto" learning rate and batch size, the same number of steps
 (``n_passes`` epochs over ``max_queries`` rows) on the same warm-up cosine
@@ -309,12 +311,27 @@ def munge(X, n_rows, p=0.5, s=1.0, random_state=0):
     return np.concatenate([X, synthetic])
 
 
-def _default_student_size(teacher):
-    """The distiller's ``hidden_layer_sizes="auto"`` for this (black-box) teacher."""
-    from skdistill._estimator import _NETWORK_STUDENT, _PIECEWISE_STUDENT
-    from skdistill._teachers import is_sklearn_network
+def _default_student(teacher, n_features):
+    """The distiller's "auto" student for this (black-box) teacher.
 
-    return _NETWORK_STUDENT if is_sklearn_network(teacher) else _PIECEWISE_STUDENT
+    ``(hidden_layer_sizes, degree, n_passes)``, as ``fit`` resolves them.
+    """
+    from skdistill._estimator import (
+        _MAX_POLYNOMIAL_TERMS,
+        _NETWORK_PASSES,
+        _NETWORK_STUDENT,
+        _PIECEWISE_PASSES,
+        _PIECEWISE_STUDENT,
+    )
+    from skdistill._student import n_monomials
+    from skdistill._teachers import is_sklearn_network, polynomial_degree
+
+    degree = polynomial_degree(teacher)
+    if is_sklearn_network(teacher):
+        return _NETWORK_STUDENT, 1, _NETWORK_PASSES
+    if degree is not None and n_monomials(n_features, degree) <= _MAX_POLYNOMIAL_TERMS:
+        return (), degree, _NETWORK_PASSES
+    return _PIECEWISE_STUDENT, 1, _PIECEWISE_PASSES
 
 
 def munge_student(teacher, X_train, max_queries):
@@ -337,7 +354,8 @@ def munge_student(teacher, X_train, max_queries):
         defaults.batch_size,
         InputDomain.from_data(X_train, random_state=0),
     )
-    n_steps = defaults.n_passes * int(np.ceil(len(X) / defaults.batch_size))
+    sizes, degree, n_passes = _default_student(teacher, X.shape[1])
+    n_steps = n_passes * int(np.ceil(len(X) / defaults.batch_size))
     schedule = LRScheduler(
         WarmupCosineLR,
         T_max=n_steps,
@@ -349,13 +367,14 @@ def munge_student(teacher, X_train, max_queries):
         MLPStudent,
         module__n_features=X.shape[1],
         module__n_outputs=y.shape[1],
-        module__hidden_layer_sizes=_default_student_size(teacher),
+        module__hidden_layer_sizes=sizes,
+        module__degree=degree,
         module__activation=defaults.activation,
         units=units,
         optimizer=torch.optim.Adam,
         lr=lr,
         batch_size=defaults.batch_size,
-        max_epochs=defaults.n_passes,
+        max_epochs=n_passes,
         iterator_train__shuffle=True,
         train_split=None,
         callbacks=[("lr_schedule", schedule)],

@@ -25,8 +25,13 @@ from ._progress import QueryProgressBar
 from ._queries import _STRATEGIES, QueryContext, QueryStrategy, resolve_strategy
 from ._schedule import WarmupCosineLR
 from ._sensitivity import noise_feature_mask
-from ._student import _ACTIVATIONS, MLPStudent, fused_optimizer_kwargs
-from ._teachers import FittedTeacherMixin, as_teacher, is_sklearn_network
+from ._student import _ACTIVATIONS, MLPStudent, fused_optimizer_kwargs, n_monomials
+from ._teachers import (
+    FittedTeacherMixin,
+    as_teacher,
+    is_sklearn_network,
+    polynomial_degree,
+)
 from ._training import (
     HoldoutFidelity,
     KeepBestRound,
@@ -53,6 +58,13 @@ _PIECEWISE_STUDENT = (64, 64)
 # A DataFrame teacher's student sees each categorical column one-hot: a wider
 # input, and interactions between levels and numbers, take wider layers.
 _TABLE_STUDENT = (128, 128)
+# n_passes="auto": the paper's passes for network (and polynomial) teachers,
+# three times as many for the rest, whose students step more to follow them.
+_NETWORK_PASSES = 8
+_PIECEWISE_PASSES = 24
+# A teacher that is a polynomial of its inputs gets a student of its own form
+# (no hidden layers, monomials in) while the monomials stay this few.
+_MAX_POLYNOMIAL_TERMS = 1024
 # Below this hold-out R², fit warns that the student copies the teacher poorly.
 _LOW_HOLDOUT_R2 = 0.9
 _PREDICT_BATCH = 65536
@@ -173,9 +185,16 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
     round_size : int, default=4096
         Queries per round: one batched teacher call, one strategy update and
         one hold-out score (one skorch epoch).
-    n_passes : int, default=8
+    n_passes : int or "auto", default="auto"
         Student steps per round, in passes of ``round_size`` rows: each
-        round takes ``n_passes * round_size / batch_size`` steps.
+        round takes ``n_passes * round_size / batch_size`` steps. "auto" is
+        8 for a network teacher (as ``hidden_layer_sizes``) and a polynomial
+        one, and 24 for any other: the steps and kinks of trees, neighbours
+        and kernels take a student more steps to follow, which cost no
+        teacher queries. The value used is ``n_passes_``.
+
+        .. versionchanged:: 0.1
+           "auto" instead of 8.
     replay_rounds : int, default=8
         Rounds of labelled queries that a round's student steps draw from (a
         replay window on the device); 1 trains each round on its own queries.
@@ -185,9 +204,14 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
         ``MLPRegressor``, also behind a Pipeline or wrapper), whose smooth
         function a one-layer student copies well; ``(128, 128)`` for a
         teacher fitted on a DataFrame with text or category columns, whose
-        student takes them one-hot; and ``(64, 64)`` for any other teacher:
-        trees, boosting, neighbours and kernels have steps and kinks that a
-        second layer follows better. The value used is ``hidden_layer_sizes_``.
+        student takes them one-hot; ``()`` for a teacher that is a
+        polynomial of its inputs (a linear regressor, also after scalers,
+        PCA and ``PolynomialFeatures`` in a Pipeline), whose student is then
+        a polynomial of the same degree (``student_degree_``) that matches
+        it wherever the inputs lie, with no domain needed; and ``(64, 64)``
+        for any other teacher: trees, boosting, neighbours and kernels have
+        steps and kinks that a second layer follows better. The value used
+        is ``hidden_layer_sizes_``.
 
         .. versionchanged:: 0.1
            "auto" instead of ``(50,)``.
@@ -214,7 +238,10 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
         extra queries; it raises when the teacher shows no first layer.
         ``"auto"`` does so for a one-hidden-layer student when those units
         fit the teacher with R² of at least 0.8, else starts at random, as
-        ``"random"`` does. See ``student_init_``.
+        ``"random"`` does. A student without hidden layers (linear in its
+        inputs or their monomials) starts, with either, from its
+        least-squares fit of the teacher on such queries, kept unless a
+        round beats it on the hold-out. See ``student_init_``.
     domain : dict or InputDomain, default=None
         Where queries may lie. ``None`` uses the rows of ``fit(X)``, else
         what the fitted teacher reveals, else a standard normal per feature.
@@ -315,13 +342,21 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
     noise_features_ : ndarray of bool of shape (n_features_in_,)
         The features the student averages over (``noise_features``).
     student_init_ : dict
-        How the student started: ``method`` ("teacher", "random" or
-        "carried"), ``reason``, and what was read off the teacher.
+        How the student started: ``method`` ("teacher", "least_squares",
+        "random" or "carried"), ``reason``, and what was read off the
+        teacher.
     hidden_layer_sizes_ : tuple of int
         The default student's hidden layers (``hidden_layer_sizes``, with
         "auto" resolved).
+    student_degree_ : int
+        Highest degree of the monomials of the inputs that the default
+        student's first layer takes: the teacher's degree where
+        ``hidden_layer_sizes="auto"`` chose a polynomial student, else 1 (the
+        inputs themselves).
     learning_rate_ : float
         The default student's initial learning rate.
+    n_passes_ : int
+        Passes per round (``n_passes``, with "auto" resolved).
     n_features_in_ : int
         Number of features seen by the teacher.
     columns_ : TableSchema or None
@@ -379,7 +414,7 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
         "max_queries": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "round_size": [Interval(Integral, 1, None, closed="left")],
-        "n_passes": [Interval(Integral, 1, None, closed="left")],
+        "n_passes": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "replay_rounds": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": [
             StrOptions({"auto"}),
@@ -421,7 +456,7 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
         max_queries=400_000,
         batch_size=512,
         round_size=4096,
-        n_passes=8,
+        n_passes="auto",
         replay_rounds=8,
         hidden_layer_sizes="auto",
         activation="tanh",
@@ -502,9 +537,17 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
             # 1. The teacher, behind one adapter interface.
             teacher = self._teacher_adapter(X)
             hidden_layer_sizes = self._student_size(teacher)
+            self.n_passes_ = self._student_passes(teacher)
             # 2. The input domain.
             self.domain_ = _resolve_domain(
-                self.domain, X, teacher, self.teacher, seed, self.columns_
+                self.domain,
+                X,
+                teacher,
+                self.teacher,
+                seed,
+                self.columns_,
+                # The polynomial student of a polynomial teacher needs none.
+                warn=not self._polynomial_student(),
             )
             teacher.domain = self.domain_  # named in the teacher's error messages
             # 3. The synthetic hold-out set, labelled by the teacher; the
@@ -515,7 +558,7 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
             start = self._plan_start(teacher, state, hidden_layer_sizes)
             budget = self._training_budget(teacher, state)
             student = self._build_student(
-                budget, hidden_layer_sizes, teacher, state, start_time
+                budget, hidden_layer_sizes, teacher, state, start, start_time
             )
             start.apply(student.module_.inner, student.module_, self.domain_.ignored)
             state.load_student(student)
@@ -551,13 +594,37 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
     def _student_size(self, teacher):
         """``hidden_layer_sizes_``: "auto" resolved for the kind of teacher."""
         sizes = self.hidden_layer_sizes
+        self.student_degree_ = 1
         if isinstance(sizes, str):  # "auto"
             network = teacher.differentiable or is_sklearn_network(self.teacher)
             sizes = _NETWORK_STUDENT if network else _PIECEWISE_STUDENT
+            degree = polynomial_degree(self.teacher)
             if self.columns_ is not None:
                 sizes = _TABLE_STUDENT
+            elif (
+                degree is not None
+                and n_monomials(teacher.n_features, degree) <= _MAX_POLYNOMIAL_TERMS
+            ):
+                sizes, self.student_degree_ = (), degree
         self.hidden_layer_sizes_ = _check_hidden_layer_sizes(sizes)
         return self.hidden_layer_sizes_
+
+    def _student_passes(self, teacher):
+        """``n_passes_``: "auto" resolved for the kind of teacher."""
+        if self.n_passes != "auto":
+            return self.n_passes
+        network = teacher.differentiable or is_sklearn_network(self.teacher)
+        if network or polynomial_degree(self.teacher) is not None:
+            return _NETWORK_PASSES
+        return _PIECEWISE_PASSES
+
+    def _polynomial_student(self):
+        """Whether "auto" gave the teacher a polynomial student of its own form."""
+        return (
+            self.student is None
+            and isinstance(self.hidden_layer_sizes, str)
+            and self.hidden_layer_sizes_ == ()
+        )
 
     def _validate_rows(self, X):
         """Read the teacher's table columns (``columns_``); validate ``X``.
@@ -676,7 +743,9 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
             teacher.n_invalid += state.n_invalid_queries
         return budget
 
-    def _build_student(self, budget, hidden_layer_sizes, teacher, state, start_time):
+    def _build_student(
+        self, budget, hidden_layer_sizes, teacher, state, start, start_time
+    ):
         """The initialized skorch net, with its round callbacks and units."""
         n_rounds = math.ceil(budget / self.round_size)
         used = state.rounds["used"] if state.rounds is not None else 0
@@ -693,10 +762,11 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
                 self.learning_rate_warmup,
                 n_rounds,
                 self.device_,
+                degree=self.student_degree_,
             )
         else:
             student = _as_student_net(self.student)
-        callbacks = self._round_callbacks(teacher, state, start_time)
+        callbacks = self._round_callbacks(teacher, state, start, start_time)
         student.set_params(
             max_epochs=math.ceil((budget - used) / self.round_size),
             batch_size=self.batch_size,
@@ -710,17 +780,24 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
         )
         return student.initialize()
 
-    def _round_callbacks(self, teacher, state, start_time):
+    def _round_callbacks(self, teacher, state, start, start_time):
         x_holdout, y_holdout = state.holdout
-        # The history's seconds go on from those of a continued fit.
+        # The history's seconds go on from those of a continued fit. A
+        # least-squares start is the best of its kind: a round must beat it.
         holdout = HoldoutFidelity(
-            x_holdout, y_holdout, state.y_units[1], teacher, start_time - state.seconds
+            x_holdout,
+            y_holdout,
+            state.y_units[1],
+            teacher,
+            start_time - state.seconds,
+            score_start=start.record["method"] == "least_squares",
         )
         callbacks = [("holdout_fidelity", holdout)]
         if self.verbose == 1:  # before "stop", which may end the fit
             callbacks.append(("progress", QueryProgressBar(self.max_queries, teacher)))
         keep_best = KeepBestRound(
             resume=state.keep_best,
+            holdout=holdout,
             monitor="holdout_loss",
             patience=np.iinfo(np.int64).max,  # "stop" ends the fit
             threshold=0,
@@ -767,12 +844,12 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
         stream = SyntheticQueryStream(
             rounds,
             self.batch_size,
-            self.n_passes,
+            self.n_passes_,
             state.generator,
             student.module_,
             window=window if self.replay_rounds > 1 else None,
             # The start's queries (when labelled) train the student too.
-            initial=None if start.x is None else (start.x, start.y),
+            initial=None if start.x is None else (start.x, start.y.float()),
         )
         state.stream = stream
         if state.meta is not None:
@@ -791,7 +868,9 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
         self.n_invalid_queries_ = teacher.n_invalid
         _warn_invalid(teacher, state)
         self.holdout_r2_ = _kept_holdout_r2(
-            student.history, callbacks["keep_best"].best_epoch_
+            student.history,
+            callbacks["keep_best"].best_epoch_,
+            callbacks["holdout_fidelity"].start_scores_,
         )
         _warn_low_fidelity(self.holdout_r2_, teacher, self.domain_)
         if self.stop_reason_ == "interrupted":
@@ -861,11 +940,13 @@ def _default_student(
     warmup,
     n_rounds,
     device,
+    degree=1,
 ):
     """The default student: an MLPStudent stepped by fused Adam on a warm-up cosine.
 
     ``n_features`` is the input width, or the TableSchema of a DataFrame
-    teacher (a :class:`~skdistill._columns.TableStudent` then).
+    teacher (a :class:`~skdistill._columns.TableStudent` then); ``degree``
+    that of the MLPStudent's input monomials.
     """
     schedule = LRScheduler(
         WarmupCosineLR,
@@ -878,6 +959,8 @@ def _default_student(
     )
     if isinstance(n_features, Integral):
         network = {"module": MLPStudent, "module__n_features": n_features}
+        if degree > 1:
+            network["module__degree"] = degree
     else:  # a TableSchema: one-hot codes in front of the MLP
         network = {
             "module": _table_student(),
@@ -915,8 +998,11 @@ def _teacher_feature_names(teacher, names):
     return teacher_names
 
 
-def _resolve_domain(domain, X, teacher, estimator, seed, columns=None):
-    """Explicit domain > unlabelled rows > what the teacher reveals > N(0, 1)."""
+def _resolve_domain(domain, X, teacher, estimator, seed, columns=None, warn=True):
+    """Explicit domain > unlabelled rows > what the teacher reveals > N(0, 1).
+
+    ``warn``: say so when it comes to N(0, 1) for a black-box teacher.
+    """
     n_features = teacher.n_features
     if columns is not None:  # a DataFrame teacher: the code space of its columns
         if domain is not None:
@@ -943,6 +1029,7 @@ def _resolve_domain(domain, X, teacher, estimator, seed, columns=None):
         inferred = infer_domain(estimator, n_features, random_state=seed)
         if inferred is not None:
             return inferred
+    if warn and not teacher.differentiable:
         warnings.warn(
             f"Could not infer an input domain from the teacher {teacher.name}, so "
             "queries follow a standard normal per feature. That suits a teacher "
@@ -1097,11 +1184,16 @@ def _stop_reason(history, stop, rounds):
     return "interrupted"
 
 
-def _kept_holdout_r2(history, best_epoch):
-    """The hold-out R² of the round the student was restored to, or None."""
+def _kept_holdout_r2(history, best_epoch, start_scores=None):
+    """The hold-out R² of the round the student was restored to, or None.
+
+    Round 0 is the student the fit started from, scored in ``start_scores``.
+    """
     for row in history:
         if row["epoch"] == best_epoch and "holdout_r2" in row:
             return float(row["holdout_r2"])
+    if best_epoch == 0 and start_scores is not None:
+        return float(start_scores["holdout_r2"])
     return None
 
 

@@ -466,6 +466,7 @@ def _architecture(distiller):
         "n_outputs": int(student.module__n_outputs),
         "hidden_layer_sizes": [int(s) for s in student.module__hidden_layer_sizes],
         "activation": str(student.module__activation),
+        "degree": int(inner.degree),
     }
 
 

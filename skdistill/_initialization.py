@@ -16,6 +16,11 @@ steps of a ``Pipeline`` (scalers, PCA), verified on the probe queries.
 ``init_from_first_layer`` then sets the student's first layer to the
 ``k`` teacher units that matter most, and fits its output layer to the
 teacher by least squares.
+
+A student without hidden layers is linear in its first layer's inputs (the
+inputs, or their monomials): ``init_least_squares`` starts it from its
+least-squares fit of the teacher, which is exact for a teacher of its own
+form, where gradient steps would only come near.
 """
 
 import inspect
@@ -34,6 +39,7 @@ __all__ = [
     "FirstLayer",
     "find_first_layer",
     "init_from_first_layer",
+    "init_least_squares",
     "mlp_student_depth",
 ]
 
@@ -270,6 +276,54 @@ def init_from_first_layer(module, first_layer, x, y, units, ignored=None, min_r2
     }
 
 
+def _like(tensor):
+    return {"dtype": tensor.dtype, "device": tensor.device}
+
+
+def init_least_squares(module, x, y, units, ignored=None):
+    """Set a student without hidden layers to its least-squares fit of the teacher.
+
+    Parameters
+    ----------
+    module : MLPStudent
+        The bare student module, with no hidden layers.
+    x, y : torch.Tensor
+        Queries and the teacher's labels.
+    units : StandardizedModule
+        The student's standardisation (input and output).
+    ignored : array-like of bool, optional
+        Features the student ignores: every term with one of them gets a
+        zero weight.
+
+    Returns
+    -------
+    record : dict
+        ``r2``: of the fit on ``x``, mean over outputs.
+    """
+    (layer,) = module.layers
+    device = layer.weight.device
+    with torch.no_grad():
+        u = units.standardize(x.to(device, torch.float64))
+        t = units.standardize_targets(y.to(device, torch.float64))
+        features = module.expand(u)
+        keep = torch.ones(features.shape[1], dtype=torch.bool, device=device)
+        if ignored is not None and np.any(ignored):
+            used = ~torch.as_tensor(np.asarray(ignored), device=device)
+            keep = module.expand(used[None].double())[0] == 1  # all factors used
+        # Solved on the design itself rather than its normal equations, whose
+        # squared condition number would cost digits the fit needs far from
+        # the domain; on the CPU, whose lstsq takes rank-deficient designs.
+        design = torch.cat([features[:, keep], torch.ones_like(t[:, :1])], dim=1)
+        solution = torch.linalg.lstsq(design.cpu(), t.cpu()).solution.to(device)
+        coef = torch.zeros(features.shape[1], t.shape[1], **_like(t))
+        coef[keep] = solution[:-1]
+        mse = ((design @ solution - t) ** 2).mean(dim=0)
+        var = t.var(dim=0, unbiased=False).clamp_min(1e-12)
+        layer.weight.copy_(coef.T.to(layer.weight.dtype))
+        layer.bias.copy_(solution[-1].to(layer.bias.dtype))
+    return {"r2": float((1 - mse / var).mean())}
+
+
 def mlp_student_depth(student, hidden_layer_sizes):
     """Hidden layers of the MLPStudent that a ``student`` parameter builds, or None.
 
@@ -298,7 +352,8 @@ class StudentStart:
     """Where the student starts: ``record`` is ``student_init_``.
 
     With a ``first_layer``, the queries ``x`` and the teacher's answers ``y``
-    fit the student's start on it (:meth:`apply`) and then train it too.
+    fit the student's start on it (:meth:`apply`) and then train it too; a
+    ``"least_squares"`` start fits the whole student to them.
     """
 
     record: dict
@@ -309,6 +364,11 @@ class StudentStart:
 
     def apply(self, module, units, ignored):
         """Start the bare ``module`` from the teacher's first layer, if any."""
+        if self.record["method"] == "least_squares":
+            self.record.update(
+                init_least_squares(module, self.x, self.y, units, ignored)
+            )
+            return
         if self.first_layer is None:
             return
         record = init_from_first_layer(
@@ -348,9 +408,10 @@ def plan_start(
 
     Returns a :class:`StudentStart`: from the teacher's first layer when
     ``student_init`` allows it and the teacher shows one, labelling
-    ``n_queries`` queries of ``domain``; else at random (or, ``continued``,
-    from a carried student). ``student_init="teacher"`` raises when the
-    teacher shows no first layer.
+    ``n_queries`` queries of ``domain``; a student without hidden layers
+    from its least-squares fit on such queries; else at random (or,
+    ``continued``, from a carried student). ``student_init="teacher"``
+    raises when the teacher shows no first layer.
     """
     if continued:
         return StudentStart(
@@ -360,7 +421,25 @@ def plan_start(
         return StudentStart({"method": "random", "reason": "student_init='random'"})
     depth = mlp_student_depth(student, hidden_sizes)
     first_layer = None
-    if depth is None:
+    if depth == 0:
+        x = domain.sample(n_queries, generator, device)
+        # Labels in float64: an exact fit must also hold far from the domain.
+        x, y = teacher.drop_invalid(x, teacher.predict(x, dtype=torch.float64))
+        if x.shape[0] >= 2:
+            record = {
+                "method": "least_squares",
+                "reason": (
+                    "a student without hidden layers is linear in its inputs "
+                    "(or their monomials): its least-squares fit of the teacher"
+                ),
+                "n_queries": int(n_queries),
+            }
+            return StudentStart(record, x=x, y=y)
+        reason = (
+            f"the teacher answered {x.shape[0]} of the {n_queries} queries that "
+            "would fit the start"
+        )
+    elif depth is None:
         reason = "the student's module is not an MLPStudent"
     elif depth > 1 and student_init == "auto":
         reason = (

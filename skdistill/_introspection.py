@@ -252,7 +252,9 @@ def _hist_gradient_boosting_trees(estimator):
                 np.where(
                     leaf,
                     -1,
-                    nodes["feature_idx"] if order is None else order[nodes["feature_idx"]],
+                    nodes["feature_idx"]
+                    if order is None
+                    else order[nodes["feature_idx"]],
                 ),
                 np.where(numeric, nodes["num_threshold"], np.nan),
                 nodes["count"].astype(np.float64),
@@ -419,7 +421,9 @@ def _count_weighted_values(feature, boxes, j):
     share of the training samples (:func:`_sample_shares`), uniform inside
     each cell; the values are that distribution's quantiles.
     """
-    edges = np.unique(np.concatenate([[feature.low], feature.thresholds, [feature.high]]))
+    edges = np.unique(
+        np.concatenate([[feature.low], feature.thresholds, [feature.high]])
+    )
     edges = edges[(edges >= feature.low) & (edges <= feature.high)]
     if edges.size < 2 or not np.isfinite(edges).all():
         return feature

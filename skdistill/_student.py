@@ -7,11 +7,14 @@ ONNX/TorchScript graphs and saved weights all take raw inputs and return the
 teacher's units.
 """
 
+import itertools
+import math
+
 import torch
 from torch import nn
 from torch.torch_version import TorchVersion
 
-__all__ = ["MLPStudent", "StandardizedModule", "StandardizedMSELoss"]
+__all__ = ["MLPStudent", "StandardizedModule", "StandardizedMSELoss", "n_monomials"]
 
 _ACTIVATIONS = {
     "tanh": nn.Tanh,
@@ -36,8 +39,33 @@ def fused_optimizer_kwargs(device):
     return {}
 
 
+def n_monomials(n_features, degree):
+    """How many monomials of ``n_features`` inputs have degree 1 to ``degree``."""
+    return math.comb(n_features + degree, degree) - 1
+
+
+def _monomial_indices(n_features, degree):
+    """``(n_terms, degree)`` indices into ``[x, 1]``, one row per monomial.
+
+    Index ``n_features`` is the constant 1, so a row multiplies ``degree``
+    factors into a monomial of degree 1 to ``degree`` (the constant itself
+    is left out: the next layer has a bias).
+    """
+    rows = itertools.combinations_with_replacement(range(n_features + 1), degree)
+    rows = [row for row in rows if any(i < n_features for i in row)]
+    # Lower degrees first, then the order of scikit-learn's PolynomialFeatures.
+    rows.sort(key=lambda row: (sum(i < n_features for i in row), row))
+    return torch.tensor(rows, dtype=torch.long).reshape(-1, degree)
+
+
 class MLPStudent(nn.Module):
     """Fully connected network: ``n_features -> hidden_layer_sizes -> n_outputs``.
+
+    With ``degree > 1`` the first layer takes every monomial of the inputs
+    up to that degree (the features of scikit-learn's ``PolynomialFeatures``
+    without its constant column) instead of the inputs themselves. With
+    ``hidden_layer_sizes=()`` as well, the network is a polynomial of its
+    inputs: the student the distiller gives a teacher that is one.
 
     Parameters
     ----------
@@ -46,29 +74,56 @@ class MLPStudent(nn.Module):
     n_outputs : int, default=1
         Output width.
     hidden_layer_sizes : tuple of int, default=(50,)
-        Width of each hidden layer, as in scikit-learn's ``MLPRegressor``.
+        Width of each hidden layer, as in scikit-learn's ``MLPRegressor``;
+        ``()`` for none (a linear map of the first layer's inputs).
     activation : {"tanh", "relu", "logistic", "gelu", "silu"}, default="tanh"
         Hidden activation.
+    degree : int, default=1
+        Highest degree of the monomials the first layer takes.
     """
 
     def __init__(
-        self, n_features, n_outputs=1, hidden_layer_sizes=(50,), activation="tanh"
+        self,
+        n_features,
+        n_outputs=1,
+        hidden_layer_sizes=(50,),
+        activation="tanh",
+        degree=1,
     ):
         super().__init__()
         if activation not in _ACTIVATIONS:
             raise ValueError(
                 f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}."
             )
-        layers = []
+        if degree < 1:
+            raise ValueError(f"degree must be at least 1, got {degree!r}.")
+        self.degree = degree
         width = n_features
+        if degree > 1:
+            # Not saved with the weights: it follows from the arguments.
+            self.register_buffer(
+                "monomials", _monomial_indices(n_features, degree), persistent=False
+            )
+            width = self.monomials.shape[0]
+        layers = []
         for size in hidden_layer_sizes:
             layers += [nn.Linear(width, size), _ACTIVATIONS[activation]()]
             width = size
         layers.append(nn.Linear(width, n_outputs))
         self.layers = nn.Sequential(*layers)
 
+    def expand(self, x):
+        """The first layer's inputs: ``x``, or its monomials up to ``degree``."""
+        if self.degree == 1:
+            return x
+        x = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
+        terms = x[:, self.monomials[:, 0]]
+        for k in range(1, self.degree):
+            terms = terms * x[:, self.monomials[:, k]]
+        return terms
+
     def forward(self, x):
-        return self.layers(x)
+        return self.layers(self.expand(x))
 
 
 class StandardizedModule(nn.Module):

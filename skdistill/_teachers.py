@@ -16,7 +16,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._hummingbird import compile_tree_teacher
 
-__all__ = ["FittedTeacherMixin", "as_teacher", "is_sklearn_network", "unwrap_fitted"]
+__all__ = [
+    "FittedTeacherMixin",
+    "as_teacher",
+    "is_sklearn_network",
+    "polynomial_degree",
+    "unwrap_fitted",
+]
 
 
 class FittedTeacherMixin:
@@ -135,8 +141,12 @@ class _Teacher:
             "..., 'high': ...}, or pass unlabelled rows to fit(X)."
         )
 
-    def predict(self, x):
-        """Return the teacher's labels for ``x`` as an (n, n_outputs) tensor."""
+    def predict(self, x, dtype=torch.float32):
+        """Return the teacher's labels for ``x`` as an (n, n_outputs) tensor.
+
+        ``dtype=torch.float64`` keeps the precision of a teacher that
+        computes in it (for a least-squares fit that must be exact).
+        """
         raise NotImplementedError
 
     def compile(self, probe_x, reference, backend="auto"):
@@ -166,14 +176,14 @@ class TorchTeacher(_Teacher):
         y = self.module(x.to(self.dtype))
         return self._as_2d(y, x.shape[0]).float()
 
-    def predict(self, x, chunk_size=65536):
+    def predict(self, x, dtype=torch.float32, chunk_size=65536):
         self._check_input(x)
         out = []
         with torch.inference_mode():
             for start in range(0, x.shape[0], chunk_size):
                 out.append(self(x[start : start + chunk_size]))
         self.n_queries += x.shape[0]
-        return torch.cat(out).clone()
+        return torch.cat(out).to(dtype).clone()
 
     def compile(self, probe_x, reference, backend="auto"):
         if backend == "hummingbird":
@@ -230,10 +240,10 @@ class SklearnTeacher(_Teacher):
 
         return pd.DataFrame(x, columns=self.feature_names)
 
-    def predict(self, x):
+    def predict(self, x, dtype=torch.float32):
         self._check_input(x)
         if self.compiled is None:
-            y = self._predict_with_sklearn(x)
+            y = self._predict_with_sklearn(x, dtype)
         else:
             try:
                 y = self.compiled(x.detach())
@@ -244,9 +254,9 @@ class SklearnTeacher(_Teacher):
                     "teacher_backend='predict' to query it through predict."
                 ) from exc
         self.n_queries += x.shape[0]
-        return y
+        return y.to(dtype)
 
-    def _predict_with_sklearn(self, x):
+    def _predict_with_sklearn(self, x, dtype=torch.float32):
         """Labels from ``estimator.predict`` in chunks; queries are not counted."""
         device = x.device
         out = []
@@ -274,8 +284,8 @@ class SklearnTeacher(_Teacher):
                     f"The teacher {self.name}.predict returned dtype {y.dtype}; a "
                     "regressor must return real numbers."
                 )
-            out.append(self._as_2d(y.astype(np.float32, copy=False), batch.shape[0]))
-        return torch.from_numpy(np.concatenate(out)).to(device)
+            out.append(self._as_2d(y.astype(np.float64, copy=False), batch.shape[0]))
+        return torch.from_numpy(np.concatenate(out)).to(device, dtype)
 
 
 def _first_linear_in_features(module):
@@ -390,3 +400,108 @@ def is_sklearn_network(teacher):
     while isinstance(teacher, Pipeline):
         teacher = unwrap_fitted(teacher.steps[-1][1])
     return isinstance(teacher, MLPRegressor)
+
+
+# scikit-learn's linear regressors (``X @ coef_ + intercept_``), by name, as far
+# as the installed version has them. The generalised linear models (Poisson,
+# Gamma, Tweedie) are left out: their predictions pass through a link.
+_LINEAR_MODELS = {
+    "sklearn.linear_model": (
+        "ARDRegression",
+        "BayesianRidge",
+        "ElasticNet",
+        "ElasticNetCV",
+        "HuberRegressor",
+        "Lars",
+        "LarsCV",
+        "Lasso",
+        "LassoCV",
+        "LassoLars",
+        "LassoLarsCV",
+        "LassoLarsIC",
+        "LinearRegression",
+        "MultiTaskElasticNet",
+        "MultiTaskElasticNetCV",
+        "MultiTaskLasso",
+        "MultiTaskLassoCV",
+        "OrthogonalMatchingPursuit",
+        "OrthogonalMatchingPursuitCV",
+        "QuantileRegressor",
+        "Ridge",
+        "RidgeCV",
+        "SGDRegressor",
+        "TheilSenRegressor",
+    ),
+    "sklearn.svm": ("LinearSVR",),
+}
+
+
+def _classes(names_by_module):
+    import importlib
+
+    found = []
+    for module_name, names in names_by_module.items():
+        module = importlib.import_module(module_name)
+        found += [getattr(module, name) for name in names if hasattr(module, name)]
+    return tuple(found)
+
+
+def _is_affine(step):
+    """Whether a fitted transformer maps its inputs affinely (or is no step)."""
+    from sklearn.decomposition import PCA, TruncatedSVD
+    from sklearn.preprocessing import (
+        FunctionTransformer,
+        MaxAbsScaler,
+        MinMaxScaler,
+        RobustScaler,
+        StandardScaler,
+    )
+
+    if step is None or (isinstance(step, str) and step == "passthrough"):
+        return True
+    if isinstance(step, FunctionTransformer):
+        return step.func is None
+    if isinstance(step, MinMaxScaler):
+        return not step.clip
+    return isinstance(
+        step, (StandardScaler, MaxAbsScaler, RobustScaler, PCA, TruncatedSVD)
+    )
+
+
+def polynomial_degree(teacher):
+    """The degree of a teacher that is a polynomial of its inputs, else None.
+
+    A scikit-learn linear regressor is a polynomial of degree 1. So is it
+    after affine steps of a ``Pipeline`` (scalers, PCA); each
+    ``PolynomialFeatures`` step multiplies the degree by its own. Seen
+    through ``FrozenEstimator``, a search's ``best_estimator_`` and a
+    ``TransformedTargetRegressor`` whose target transform is affine.
+    """
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import PolynomialFeatures
+
+    steps = [teacher]
+    degree = 1
+    while steps:
+        step = steps.pop(0)
+        if isinstance(step, TransformedTargetRegressor):
+            if not _is_affine(getattr(step, "transformer_", "missing")):
+                return None
+            steps.insert(0, step.regressor_)
+        elif type(step).__name__ == "FrozenEstimator":
+            steps.insert(0, step.estimator)
+        elif getattr(step, "best_estimator_", None) is not None:
+            steps.insert(0, step.best_estimator_)
+        elif isinstance(step, Pipeline):
+            steps[:0] = [s for _, s in step.steps]
+        elif steps and isinstance(step, PolynomialFeatures):
+            high = step.degree if np.ndim(step.degree) == 0 else step.degree[1]
+            degree *= int(high)
+        elif steps and _is_affine(step):
+            continue
+        elif not steps and isinstance(step, _classes(_LINEAR_MODELS)):
+            return degree
+        else:
+            return None
+    return None

@@ -468,6 +468,9 @@ class HoldoutFidelity(Callback):
     ``holdout_rmse`` (teacher units, averaged over outputs), ``holdout_r2``
     and ``seconds`` since the fit started. No labelled data is involved.
     The scored module is ``net.module_`` (raw inputs to the teacher's units).
+    With ``score_start``, a fit that starts afresh also scores the student
+    it starts from (``start_scores_``, else None), and the first round to
+    count as best must beat it.
 
     When training ends it lets go of the hold-out set and the teacher, so
     that a fitted net carries neither, and drops the rounds' per-step
@@ -475,12 +478,13 @@ class HoldoutFidelity(Callback):
     epochs (``partial_fit`` on real rows) record nothing.
     """
 
-    def __init__(self, x, y, y_scale, teacher, start_time):
+    def __init__(self, x, y, y_scale, teacher, start_time, score_start=False):
         self.x = x
         self.y = y
         self.y_scale = y_scale
         self.teacher = teacher
         self.start_time = start_time
+        self.score_start = score_start
 
     def score(self, module):
         """``holdout_loss``, ``holdout_rmse`` and ``holdout_r2`` of ``module`` now."""
@@ -497,8 +501,13 @@ class HoldoutFidelity(Callback):
         }
 
     def on_train_begin(self, net, **kwargs):
-        # A continued fit's history holds its earlier rounds: the best to beat.
+        # A continued fit's history holds its earlier rounds: the best to beat;
+        # a fresh fit's, none, so its start is.
         scored = [row["holdout_loss"] for row in net.history if "holdout_loss" in row]
+        self.start_scores_ = None
+        if self.score_start and not scored and self.teacher is not None:
+            self.start_scores_ = self.score(net.module_)
+            scored = [self.start_scores_["holdout_loss"]]
         self.best_loss_ = min(scored, default=math.inf)
 
     def on_epoch_end(self, net, **kwargs):
@@ -529,7 +538,8 @@ class KeepBestRound(EarlyStopping):
     It monitors the hold-out loss with ``load_best=True``, restores the best
     round's weights when training ends, then lets go of its copy of them and
     does nothing more: epochs of a later ``partial_fit`` on real rows are the
-    user's own.
+    user's own. With ``holdout``, the student a fresh fit starts from counts
+    as round 0: when no round beats it, it is the one restored.
 
     Parameters
     ----------
@@ -540,6 +550,9 @@ load_best
         The fitted attributes (``dynamic_threshold_``, ``best_epoch_``,
         ``misses_``, ``best_model_weights_``) of the fit this one continues,
         put back when training begins instead of starting afresh.
+    holdout : HoldoutFidelity, default=None
+        The callback before this one whose ``start_scores_`` score the start.
+        Let go of when training ends.
     """
 
     def __init__(
@@ -552,6 +565,7 @@ load_best
         sink=print,
         load_best=True,
         resume=None,
+        holdout=None,
     ):
         super().__init__(
             monitor=monitor,
@@ -563,11 +577,16 @@ load_best
             load_best=load_best,
         )
         self.resume = resume
+        self.holdout = holdout
 
     def on_train_begin(self, net, **kwargs):
         if getattr(self, "finished_", False):
             return
         super().on_train_begin(net, **kwargs)
+        start = getattr(self.holdout, "start_scores_", None)
+        if self.resume is None and start is not None:
+            self.dynamic_threshold_ = self._calc_new_threshold(start[self.monitor])
+            self.best_model_weights_ = deepcopy(net.module_.state_dict())
         for name, value in (self.resume or {}).items():
             setattr(self, name, deepcopy(value))
         self.resume = None  # its copy of the weights goes
@@ -580,7 +599,7 @@ load_best
         if getattr(self, "finished_", False):
             return
         super().on_train_end(net, **kwargs)
-        self.best_model_weights_ = None
+        self.best_model_weights_ = self.holdout = None
         self.finished_ = True
 
 

@@ -203,7 +203,9 @@ def test_hgb_leaf_boxes_follow_its_column_order():
     for j, column in ((0, "a"), (2, "b")):
         bounds = np.concatenate([low[:, j], high[:, j]])
         inner = bounds[np.isfinite(bounds)]
-        assert inner.size and X[column].min() < inner.min() < inner.max() < X[column].max()
+        assert (
+            inner.size and X[column].min() < inner.min() < inner.max() < X[column].max()
+        )
     assert np.isinf(low[:, 1]).all() and np.isinf(high[:, 1]).all()
 
 

@@ -206,3 +206,30 @@ def test_exports_need_a_fitted_distiller(forest, tmp_path):
         save_weights(forest, tmp_path / "s.pt")
     with pytest.raises(NotFittedError):
         export_torchscript(DataFreeDistillRegressor(forest), tmp_path / "s.ts")
+
+
+# -- a polynomial student ---------------------------------------------------
+@pytest.fixture(scope="module")
+def polynomial_distiller():
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures
+
+    rng = np.random.default_rng(0)
+    X = 50 + 20 * rng.standard_normal((200, 4))
+    teacher = make_pipeline(PolynomialFeatures(2), Ridge()).fit(X, X[:, 0] * X[:, 1])
+    distiller = DataFreeDistillRegressor(teacher, **FAST).fit()
+    assert distiller.student_degree_ == 2
+    return distiller, X
+
+
+def test_onnx_and_weights_of_a_polynomial_student_predict_like_predict(
+    polynomial_distiller, tmp_path
+):
+    distiller, X = polynomial_distiller
+    expected = distiller.predict(X)
+    student = load_weights(save_weights(distiller, tmp_path / "poly.pt"))
+    np.testing.assert_array_equal(student.predict(X), expected)
+    pytest.importorskip("onnxruntime")
+    got = _onnx_predict(export_onnx(distiller, tmp_path / "poly.onnx"), X)
+    np.testing.assert_allclose(got, expected, rtol=1e-4)

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -107,7 +109,7 @@ def test_queries_that_initialise_the_student_count_in_the_budget_and_train_it(
     assert d.student_init_["method"] == "teacher"
     assert d.n_teacher_queries_ == FAST["max_queries"]
     # ... and train the student: its first round has their steps too.
-    batches = d.n_passes * d.round_size // d.batch_size
+    batches = d.n_passes_ * d.round_size // d.batch_size
     assert d.history_[0, "train_batch_count"] == 2 * batches
     assert d.history_[1, "train_batch_count"] == batches
 
@@ -264,3 +266,54 @@ def test_a_start_the_teacher_leaves_unanswered_is_random_or_an_error():
         DataFreeDistillRegressor(
             _NaNOnCall(nan_call=5), student_init="teacher", **FAST
         ).fit()
+
+
+# -- students without hidden layers: least squares ---------------------------
+def test_a_degree_two_student_takes_the_monomials_of_polynomial_features():
+    x = torch.randn(20, 3)
+    student = MLPStudent(3, hidden_layer_sizes=(), degree=2)
+    expected = PolynomialFeatures(2, include_bias=False).fit_transform(x.numpy())
+    assert_allclose(student.expand(x).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_least_squares_start_is_exact_for_a_teacher_of_its_form():
+    from skdistill._initialization import init_least_squares
+
+    x = torch.randn(500, 3, dtype=torch.float64)
+    y = (2 * x[:, :1] * x[:, 1:2] - x[:, 2:] ** 2 + 0.5 * x[:, :1] + 3).float()
+    student = MLPStudent(3, hidden_layer_sizes=(), degree=2)
+    record = init_least_squares(student, x.float(), y, _units(3))
+    assert record["r2"] > 1 - 1e-9
+    with torch.no_grad():
+        assert_allclose(student(x.float()).numpy(), y.numpy(), atol=1e-4)
+    # A feature the student ignores gets no weight in any of its terms.
+    ignored = np.array([False, False, True])
+    init_least_squares(student, x.float(), y, _units(3), ignored=ignored)
+    weight = student.layers[0].weight.detach().numpy().ravel()
+    names = PolynomialFeatures(2, include_bias=False).fit(x.numpy()).powers_
+    assert np.all(weight[names[:, 2] > 0] == 0)
+    assert np.all(weight[names[:, 2] == 0] != 0)
+
+
+def test_polynomial_teacher_on_raw_columns_gets_its_own_form_without_data():
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(0)
+    # Raw columns far from the N(0, 1) queries a domain-less fit uses.
+    X = np.column_stack([rng.normal(300, 50, 400), rng.uniform(1e3, 5e3, 400)])
+    y = X[:, 0] * X[:, 1] / 1e3 - X[:, 0] + rng.normal(0, 5, 400)
+    teacher = make_pipeline(PolynomialFeatures(2), Ridge()).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "standard normal" warning: none needed
+        distiller = DataFreeDistillRegressor(teacher, **FAST).fit()
+    assert distiller.hidden_layer_sizes_ == ()
+    assert distiller.student_degree_ == 2
+    assert distiller.student_init_["method"] == "least_squares"
+    assert fidelity_r2(distiller.predict(X), teacher.predict(X)) > 0.9999
+    # The rounds cannot beat the exact start, which the student keeps.
+    assert distiller.holdout_r2_ >= max(distiller.history_[:, "holdout_r2"])
+    # hidden_layer_sizes given: the student is the MLP asked for.
+    mlp = DataFreeDistillRegressor(teacher, hidden_layer_sizes=(8,), **FAST)
+    with pytest.warns(UserWarning, match="standard normal"):
+        mlp.fit()
+    assert mlp.student_degree_ == 1

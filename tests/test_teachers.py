@@ -82,3 +82,84 @@ def test_torch_teacher_gradients_flow_to_inputs_only():
     (grad,) = torch.autograd.grad(teacher(x).sum(), x)
     assert grad.abs().sum() > 0
     assert all(p.grad is None for p in module.parameters())
+
+
+def _fitted(model, n_features=3):
+    X = np.random.default_rng(0).uniform(1, 2, size=(60, n_features))
+    return model.fit(X, X.sum(axis=1))
+
+
+@pytest.mark.parametrize(
+    "make, degree",
+    [
+        (lambda: _linear(), 1),
+        (lambda: _pipe("poly2", "ridge"), 2),
+        (lambda: _pipe("scale", "poly3", "scale", "ridge"), 3),
+        (lambda: _pipe("poly2", "poly2", "ridge"), 4),
+        (lambda: _pipe("pca", "poly2", "ridge"), 2),
+        (lambda: _frozen(_pipe("poly2", "ridge")), 2),
+        (lambda: _target(_pipe("poly2", "ridge"), affine=True), 2),
+        (lambda: _target(_pipe("poly2", "ridge"), affine=False), None),
+        (lambda: _pipe("spline", "ridge"), None),
+        (lambda: _pipe("tanh", "ridge"), None),
+        (lambda: _pipe("clip", "ridge"), None),
+        (lambda: _poisson(), None),
+        (lambda: _pipe("poly2", "scale"), None),
+    ],
+)
+def test_polynomial_degree_sees_linear_models_through_affine_steps(make, degree):
+    from skdistill._teachers import polynomial_degree
+
+    assert polynomial_degree(_fitted(make())) == degree
+
+
+def _linear():
+    from sklearn.linear_model import LinearRegression
+
+    return LinearRegression()
+
+
+def _poisson():
+    from sklearn.linear_model import PoissonRegressor
+
+    return PoissonRegressor()
+
+
+def _pipe(*names):
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import (
+        FunctionTransformer,
+        MinMaxScaler,
+        PolynomialFeatures,
+        SplineTransformer,
+        StandardScaler,
+    )
+
+    steps = {
+        "poly2": lambda: PolynomialFeatures(2),
+        "poly3": lambda: PolynomialFeatures(3),
+        "scale": StandardScaler,
+        "pca": lambda: PCA(2),
+        "ridge": Ridge,
+        "spline": SplineTransformer,
+        "tanh": lambda: FunctionTransformer(np.tanh),
+        "clip": lambda: MinMaxScaler(clip=True),
+    }
+    return make_pipeline(*(steps[name]() for name in names))
+
+
+def _frozen(model):
+    from sklearn.frozen import FrozenEstimator
+
+    return FrozenEstimator(_fitted(model))
+
+
+def _target(model, affine):
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.preprocessing import StandardScaler
+
+    if affine:
+        return TransformedTargetRegressor(model, transformer=StandardScaler())
+    return TransformedTargetRegressor(model, func=np.log, inverse_func=np.exp)

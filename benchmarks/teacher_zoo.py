@@ -323,8 +323,9 @@ def _default_student(teacher, n_features):
         _PIECEWISE_PASSES,
         _PIECEWISE_STUDENT,
     )
+    from skdistill._polynomial import polynomial_degree
     from skdistill._student import n_monomials
-    from skdistill._teachers import is_sklearn_network, polynomial_degree
+    from skdistill._teachers import is_sklearn_network
 
     degree = polynomial_degree(teacher)
     if is_sklearn_network(teacher):

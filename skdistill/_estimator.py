@@ -21,17 +21,13 @@ from ._domain import InputDomain
 from ._hummingbird import TEACHER_BACKENDS
 from ._initialization import plan_start
 from ._introspection import infer_domain
+from ._polynomial import polynomial_degree
 from ._progress import QueryProgressBar
 from ._queries import _STRATEGIES, QueryContext, QueryStrategy, resolve_strategy
 from ._schedule import WarmupCosineLR
 from ._sensitivity import noise_feature_mask
 from ._student import _ACTIVATIONS, MLPStudent, fused_optimizer_kwargs, n_monomials
-from ._teachers import (
-    FittedTeacherMixin,
-    as_teacher,
-    is_sklearn_network,
-    polynomial_degree,
-)
+from ._teachers import FittedTeacherMixin, as_teacher, is_sklearn_network
 from ._training import (
     HoldoutFidelity,
     KeepBestRound,
@@ -239,9 +235,11 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
         ``"auto"`` does so for a one-hidden-layer student when those units
         fit the teacher with R² of at least 0.8, else starts at random, as
         ``"random"`` does. A student without hidden layers (linear in its
-        inputs or their monomials) starts, with either, from its
-        least-squares fit of the teacher on such queries, kept unless a
-        round beats it on the hold-out. See ``student_init_``.
+        inputs or their monomials) starts, with either, from the
+        coefficients of a polynomial teacher of at most its degree, which it
+        keeps, else from its least-squares fit of the teacher on such
+        queries, kept unless a round beats it on the hold-out. See
+        ``student_init_``.
     domain : dict or InputDomain, default=None
         Where queries may lie. ``None`` uses the rows of ``fit(X)``, else
         what the fitted teacher reveals, else a standard normal per feature.
@@ -730,6 +728,7 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
             state.generator,
             self.device_,
             continued=state.continued,
+            degree=self.student_degree_,
         )
         self.student_init_ = start.record
         return start
@@ -783,14 +782,15 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
     def _round_callbacks(self, teacher, state, start, start_time):
         x_holdout, y_holdout = state.holdout
         # The history's seconds go on from those of a continued fit. A
-        # least-squares start is the best of its kind: a round must beat it.
+        # least-squares start is the best of its kind on its queries: a round
+        # must beat it; a polynomial teacher's own coefficients are final.
         holdout = HoldoutFidelity(
             x_holdout,
             y_holdout,
             state.y_units[1],
             teacher,
             start_time - state.seconds,
-            score_start=start.record["method"] == "least_squares",
+            start=start.holdout_role,
         )
         callbacks = [("holdout_fidelity", holdout)]
         if self.verbose == 1:  # before "stop", which may end the fit

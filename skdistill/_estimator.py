@@ -54,9 +54,9 @@ _PIECEWISE_STUDENT = (64, 64)
 # A DataFrame teacher's student sees each categorical column one-hot: a wider
 # input, and interactions between levels and numbers, take wider layers.
 _TABLE_STUDENT = (128, 128)
-# n_passes="auto": the paper's passes for network (and polynomial) teachers,
-# three times as many for the rest, whose students step more to follow them.
-_NETWORK_PASSES = 8
+# n_passes="auto": three times the passes for the (64, 64) student of trees,
+# neighbours and kernels, which steps more to follow them; the rest keep 8.
+_PASSES = 8
 _PIECEWISE_PASSES = 24
 # A teacher that is a polynomial of its inputs gets a student of its own form
 # (no hidden layers, monomials in) while the monomials stay this few.
@@ -184,10 +184,11 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
     n_passes : int or "auto", default="auto"
         Student steps per round, in passes of ``round_size`` rows: each
         round takes ``n_passes * round_size / batch_size`` steps. "auto" is
-        8 for a network teacher (as ``hidden_layer_sizes``) and a polynomial
-        one, and 24 for any other: the steps and kinks of trees, neighbours
-        and kernels take a student more steps to follow, which cost no
-        teacher queries. The value used is ``n_passes_``.
+        24 for trees, boosting, neighbours and kernels (the teachers whose
+        "auto" student is ``(64, 64)``), whose steps and kinks take a student
+        more steps to follow (they cost no teacher queries), and 8 for every
+        other teacher: networks, polynomials and DataFrame teachers. The
+        value used is ``n_passes_``.
 
         .. versionchanged:: 0.1
            "auto" instead of 8.
@@ -612,8 +613,8 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
         if self.n_passes != "auto":
             return self.n_passes
         network = teacher.differentiable or is_sklearn_network(self.teacher)
-        if network or polynomial_degree(self.teacher) is not None:
-            return _NETWORK_PASSES
+        if network or self.columns_ is not None or self._polynomial_student():
+            return _PASSES
         return _PIECEWISE_PASSES
 
     def _polynomial_student(self):

@@ -318,19 +318,20 @@ def _default_student(teacher, n_features):
     """
     from skdistill._estimator import (
         _MAX_POLYNOMIAL_TERMS,
-        _NETWORK_PASSES,
         _NETWORK_STUDENT,
+        _PASSES,
         _PIECEWISE_PASSES,
         _PIECEWISE_STUDENT,
     )
+    from skdistill._polynomial import polynomial_degree
     from skdistill._student import n_monomials
-    from skdistill._teachers import is_sklearn_network, polynomial_degree
+    from skdistill._teachers import is_sklearn_network
 
     degree = polynomial_degree(teacher)
     if is_sklearn_network(teacher):
-        return _NETWORK_STUDENT, 1, _NETWORK_PASSES
+        return _NETWORK_STUDENT, 1, _PASSES
     if degree is not None and n_monomials(n_features, degree) <= _MAX_POLYNOMIAL_TERMS:
-        return (), degree, _NETWORK_PASSES
+        return (), degree, _PASSES
     return _PIECEWISE_STUDENT, 1, _PIECEWISE_PASSES
 
 

@@ -21,17 +21,13 @@ from ._domain import InputDomain
 from ._hummingbird import TEACHER_BACKENDS
 from ._initialization import plan_start
 from ._introspection import infer_domain
+from ._polynomial import polynomial_degree
 from ._progress import QueryProgressBar
 from ._queries import _STRATEGIES, QueryContext, QueryStrategy, resolve_strategy
 from ._schedule import WarmupCosineLR
 from ._sensitivity import noise_feature_mask
 from ._student import _ACTIVATIONS, MLPStudent, fused_optimizer_kwargs, n_monomials
-from ._teachers import (
-    FittedTeacherMixin,
-    as_teacher,
-    is_sklearn_network,
-    polynomial_degree,
-)
+from ._teachers import FittedTeacherMixin, as_teacher, is_sklearn_network
 from ._training import (
     HoldoutFidelity,
     KeepBestRound,
@@ -58,9 +54,9 @@ _PIECEWISE_STUDENT = (64, 64)
 # A DataFrame teacher's student sees each categorical column one-hot: a wider
 # input, and interactions between levels and numbers, take wider layers.
 _TABLE_STUDENT = (128, 128)
-# n_passes="auto": the paper's passes for network (and polynomial) teachers,
-# three times as many for the rest, whose students step more to follow them.
-_NETWORK_PASSES = 8
+# n_passes="auto": three times the passes for the (64, 64) student of trees,
+# neighbours and kernels, which steps more to follow them; the rest keep 8.
+_PASSES = 8
 _PIECEWISE_PASSES = 24
 # A teacher that is a polynomial of its inputs gets a student of its own form
 # (no hidden layers, monomials in) while the monomials stay this few.
@@ -188,10 +184,11 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
     n_passes : int or "auto", default="auto"
         Student steps per round, in passes of ``round_size`` rows: each
         round takes ``n_passes * round_size / batch_size`` steps. "auto" is
-        8 for a network teacher (as ``hidden_layer_sizes``) and a polynomial
-        one, and 24 for any other: the steps and kinks of trees, neighbours
-        and kernels take a student more steps to follow, which cost no
-        teacher queries. The value used is ``n_passes_``.
+        24 for trees, boosting, neighbours and kernels (the teachers whose
+        "auto" student is ``(64, 64)``), whose steps and kinks take a student
+        more steps to follow (they cost no teacher queries), and 8 for every
+        other teacher: networks, polynomials and DataFrame teachers. The
+        value used is ``n_passes_``.
 
         .. versionchanged:: 0.1
            "auto" instead of 8.
@@ -239,9 +236,11 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
         ``"auto"`` does so for a one-hidden-layer student when those units
         fit the teacher with R² of at least 0.8, else starts at random, as
         ``"random"`` does. A student without hidden layers (linear in its
-        inputs or their monomials) starts, with either, from its
-        least-squares fit of the teacher on such queries, kept unless a
-        round beats it on the hold-out. See ``student_init_``.
+        inputs or their monomials) starts, with either, from the
+        coefficients of a polynomial teacher of at most its degree, which it
+        keeps, else from its least-squares fit of the teacher on such
+        queries, kept unless a round beats it on the hold-out. See
+        ``student_init_``.
     domain : dict or InputDomain, default=None
         Where queries may lie. ``None`` uses the rows of ``fit(X)``, else
         what the fitted teacher reveals, else a standard normal per feature.
@@ -614,8 +613,8 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
         if self.n_passes != "auto":
             return self.n_passes
         network = teacher.differentiable or is_sklearn_network(self.teacher)
-        if network or polynomial_degree(self.teacher) is not None:
-            return _NETWORK_PASSES
+        if network or self.columns_ is not None or self._polynomial_student():
+            return _PASSES
         return _PIECEWISE_PASSES
 
     def _polynomial_student(self):
@@ -730,6 +729,7 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
             state.generator,
             self.device_,
             continued=state.continued,
+            degree=self.student_degree_,
         )
         self.student_init_ = start.record
         return start
@@ -783,14 +783,15 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
     def _round_callbacks(self, teacher, state, start, start_time):
         x_holdout, y_holdout = state.holdout
         # The history's seconds go on from those of a continued fit. A
-        # least-squares start is the best of its kind: a round must beat it.
+        # least-squares start is the best of its kind on its queries: a round
+        # must beat it; a polynomial teacher's own coefficients are final.
         holdout = HoldoutFidelity(
             x_holdout,
             y_holdout,
             state.y_units[1],
             teacher,
             start_time - state.seconds,
-            score_start=start.record["method"] == "least_squares",
+            start=start.holdout_role,
         )
         callbacks = [("holdout_fidelity", holdout)]
         if self.verbose == 1:  # before "stop", which may end the fit

@@ -18,9 +18,12 @@ steps of a ``Pipeline`` (scalers, PCA), verified on the probe queries.
 teacher by least squares.
 
 A student without hidden layers is linear in its first layer's inputs (the
-inputs, or their monomials): ``init_least_squares`` starts it from its
-least-squares fit of the teacher, which is exact for a teacher of its own
-form, where gradient steps would only come near.
+inputs, or their monomials). When the teacher is a polynomial of no higher
+degree, ``init_polynomial`` starts it from the teacher's own coefficients
+(:func:`~skdistill._polynomial.read_polynomial`); otherwise
+``init_least_squares`` starts it from its least-squares fit of the teacher.
+Either start is exact for a teacher of the student's form, where gradient
+steps would only come near.
 """
 
 import inspect
@@ -31,6 +34,7 @@ import torch
 from torch import nn
 
 from ._introspection import _unwrap
+from ._polynomial import polynomial_degree, read_polynomial
 from ._student import MLPStudent
 
 __all__ = [
@@ -40,6 +44,7 @@ __all__ = [
     "find_first_layer",
     "init_from_first_layer",
     "init_least_squares",
+    "init_polynomial",
     "mlp_student_depth",
 ]
 
@@ -324,6 +329,60 @@ def init_least_squares(module, x, y, units, ignored=None):
     return {"r2": float((1 - mse / var).mean())}
 
 
+def init_polynomial(module, teacher, units):
+    """Set a student without hidden layers to a polynomial teacher's coefficients.
+
+    Parameters
+    ----------
+    module : MLPStudent
+        The bare student module, with no hidden layers and a ``degree`` at
+        least the teacher's.
+    teacher : fitted estimator
+        A teacher whose :func:`~skdistill._polynomial.polynomial_degree` is
+        not None.
+    units : StandardizedModule
+        The student's standardisation (input and output).
+
+    Returns
+    -------
+    record : dict
+        ``n_terms``: the teacher's nonzero terms.
+    """
+    (layer,) = module.layers
+    n_features = units.x_loc.shape[0]
+    x_loc, x_scale, y_loc, y_scale = (
+        u.detach().double().cpu().reshape(-1).numpy()
+        for u in (units.x_loc, units.x_scale, units.y_loc, units.y_scale)
+    )
+    outputs = read_polynomial(teacher, n_features, x_loc, x_scale)
+    # The exponents of the student's terms, in the order of its layer's inputs.
+    if module.degree == 1:
+        index = np.arange(n_features)[:, None]
+    else:
+        index = module.monomials.cpu().numpy()
+    exponents = [
+        tuple(int(np.sum(row == j)) for j in range(n_features)) for row in index
+    ]
+    position = {e: k for k, e in enumerate(exponents)}
+    constant = (0,) * n_features
+    weight = np.zeros((len(outputs), len(exponents)))
+    bias = np.zeros(len(outputs))
+    n_terms = 0
+    for o, polynomial in enumerate(outputs):
+        for e, value in polynomial.items():
+            if e == constant:
+                bias[o] = value
+            else:
+                weight[o, position[e]] = value
+                n_terms += value != 0
+    weight /= y_scale[:, None]
+    bias = (bias - y_loc) / y_scale
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(weight, dtype=layer.weight.dtype))
+        layer.bias.copy_(torch.as_tensor(bias, dtype=layer.bias.dtype))
+    return {"n_terms": int(n_terms)}
+
+
 def mlp_student_depth(student, hidden_layer_sizes):
     """Hidden layers of the MLPStudent that a ``student`` parameter builds, or None.
 
@@ -353,7 +412,11 @@ class StudentStart:
 
     With a ``first_layer``, the queries ``x`` and the teacher's answers ``y``
     fit the student's start on it (:meth:`apply`) and then train it too; a
-    ``"least_squares"`` start fits the whole student to them.
+    ``"least_squares"`` start fits the whole student to them, and a
+    ``polynomial`` teacher's start copies its coefficients.
+    ``holdout_role`` is that of :class:`~skdistill._training.HoldoutFidelity`:
+    None, ``"to_beat"`` (a least-squares start) or ``"final"`` (the
+    teacher's own coefficients).
     """
 
     record: dict
@@ -361,9 +424,14 @@ class StudentStart:
     x: object = None
     y: object = None
     forced: bool = False
+    polynomial: object = None
+    holdout_role: object = None
 
     def apply(self, module, units, ignored):
         """Start the bare ``module`` from the teacher's first layer, if any."""
+        if self.polynomial is not None:
+            self.record.update(init_polynomial(module, self.polynomial, units))
+            return
         if self.record["method"] == "least_squares":
             self.record.update(
                 init_least_squares(module, self.x, self.y, units, ignored)
@@ -403,15 +471,17 @@ def plan_start(
     generator,
     device,
     continued=False,
+    degree=1,
 ):
     """Read the teacher's first layer and label the queries to fit on it.
 
     Returns a :class:`StudentStart`: from the teacher's first layer when
     ``student_init`` allows it and the teacher shows one, labelling
     ``n_queries`` queries of ``domain``; a student without hidden layers
-    from its least-squares fit on such queries; else at random (or,
-    ``continued``, from a carried student). ``student_init="teacher"``
-    raises when the teacher shows no first layer.
+    from the coefficients of a polynomial teacher of at most its ``degree``
+    (the default student's), else from its least-squares fit on such
+    queries; else at random (or, ``continued``, from a carried student).
+    ``student_init="teacher"`` raises when the teacher shows no first layer.
     """
     if continued:
         return StudentStart(
@@ -421,6 +491,20 @@ def plan_start(
         return StudentStart({"method": "random", "reason": "student_init='random'"})
     depth = mlp_student_depth(student, hidden_sizes)
     first_layer = None
+    teacher_degree = polynomial_degree(teacher.estimator)
+    if (
+        depth == 0
+        and student is None
+        and teacher_degree is not None
+        and teacher_degree <= degree
+        and not np.any(domain.ignored)
+    ):
+        record = {
+            "method": "teacher",
+            "reason": "the teacher is a polynomial of its inputs",
+            "origin": "its coefficients, read off its steps",
+        }
+        return StudentStart(record, polynomial=teacher.estimator, holdout_role="final")
     if depth == 0:
         x = domain.sample(n_queries, generator, device)
         # Labels in float64: an exact fit must also hold far from the domain.
@@ -434,7 +518,7 @@ def plan_start(
                 ),
                 "n_queries": int(n_queries),
             }
-            return StudentStart(record, x=x, y=y)
+            return StudentStart(record, x=x, y=y, holdout_role="to_beat")
         reason = (
             f"the teacher answered {x.shape[0]} of the {n_queries} queries that "
             "would fit the start"

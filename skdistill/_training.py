@@ -468,9 +468,11 @@ class HoldoutFidelity(Callback):
     ``holdout_rmse`` (teacher units, averaged over outputs), ``holdout_r2``
     and ``seconds`` since the fit started. No labelled data is involved.
     The scored module is ``net.module_`` (raw inputs to the teacher's units).
-    With ``score_start``, a fit that starts afresh also scores the student
-    it starts from (``start_scores_``, else None), and the first round to
-    count as best must beat it.
+    With ``start``, a fit that starts afresh also scores the student it
+    starts from (``start_scores_``, else None): ``"to_beat"``, the first
+    round to count as best must beat it; ``"final"`` (a start that is exact
+    by construction, which rounds can match on the hold-out only to rounding
+    and miss elsewhere), no round counts as best.
 
     When training ends it lets go of the hold-out set and the teacher, so
     that a fitted net carries neither, and drops the rounds' per-step
@@ -478,13 +480,13 @@ class HoldoutFidelity(Callback):
     epochs (``partial_fit`` on real rows) record nothing.
     """
 
-    def __init__(self, x, y, y_scale, teacher, start_time, score_start=False):
+    def __init__(self, x, y, y_scale, teacher, start_time, start=None):
         self.x = x
         self.y = y
         self.y_scale = y_scale
         self.teacher = teacher
         self.start_time = start_time
-        self.score_start = score_start
+        self.start = start
 
     def score(self, module):
         """``holdout_loss``, ``holdout_rmse`` and ``holdout_r2`` of ``module`` now."""
@@ -505,9 +507,11 @@ class HoldoutFidelity(Callback):
         # a fresh fit's, none, so its start is.
         scored = [row["holdout_loss"] for row in net.history if "holdout_loss" in row]
         self.start_scores_ = None
-        if self.score_start and not scored and self.teacher is not None:
+        if self.start is not None and not scored and self.teacher is not None:
             self.start_scores_ = self.score(net.module_)
             scored = [self.start_scores_["holdout_loss"]]
+            if self.start == "final":
+                scored = [-math.inf]
         self.best_loss_ = min(scored, default=math.inf)
 
     def on_epoch_end(self, net, **kwargs):
@@ -539,7 +543,8 @@ class KeepBestRound(EarlyStopping):
     round's weights when training ends, then lets go of its copy of them and
     does nothing more: epochs of a later ``partial_fit`` on real rows are the
     user's own. With ``holdout``, the student a fresh fit starts from counts
-    as round 0: when no round beats it, it is the one restored.
+    as round 0 (as ``holdout.start`` says): when no round beats it, or when
+    it is final, it is the one restored.
 
     Parameters
     ----------
@@ -585,7 +590,11 @@ load_best
         super().on_train_begin(net, **kwargs)
         start = getattr(self.holdout, "start_scores_", None)
         if self.resume is None and start is not None:
-            self.dynamic_threshold_ = self._calc_new_threshold(start[self.monitor])
+            self.dynamic_threshold_ = (
+                -math.inf
+                if self.holdout.start == "final"
+                else self._calc_new_threshold(start[self.monitor])
+            )
             self.best_model_weights_ = deepcopy(net.module_.state_dict())
         for name, value in (self.resume or {}).items():
             setattr(self, name, deepcopy(value))

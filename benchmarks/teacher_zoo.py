@@ -316,23 +316,12 @@ def _default_student(teacher, n_features):
 
     ``(hidden_layer_sizes, degree, n_passes)``, as ``fit`` resolves them.
     """
-    from skdistill._estimator import (
-        _MAX_POLYNOMIAL_TERMS,
-        _NETWORK_STUDENT,
-        _PASSES,
-        _PIECEWISE_PASSES,
-        _PIECEWISE_STUDENT,
-    )
-    from skdistill._polynomial import polynomial_degree
-    from skdistill._student import n_monomials
-    from skdistill._teachers import is_sklearn_network
+    from skdistill._estimator import _AUTO_PASSES, _AUTO_STUDENT, _teacher_kind
+    from skdistill._teachers import as_teacher
 
-    degree = polynomial_degree(teacher)
-    if is_sklearn_network(teacher):
-        return _NETWORK_STUDENT, 1, _PASSES
-    if degree is not None and n_monomials(n_features, degree) <= _MAX_POLYNOMIAL_TERMS:
-        return (), degree, _PASSES
-    return _PIECEWISE_STUDENT, 1, _PIECEWISE_PASSES
+    adapter = as_teacher(teacher, n_features, torch.device("cpu"))
+    kind, degree = _teacher_kind(adapter, teacher, None)
+    return _AUTO_STUDENT[kind], degree, _AUTO_PASSES[kind]
 
 
 def munge_student(teacher, X_train, max_queries):

@@ -54,10 +54,15 @@ _PIECEWISE_STUDENT = (64, 64)
 # A DataFrame teacher's student sees each categorical column one-hot: a wider
 # input, and interactions between levels and numbers, take wider layers.
 _TABLE_STUDENT = (128, 128)
+_AUTO_STUDENT = {
+    "network": _NETWORK_STUDENT,
+    "piecewise": _PIECEWISE_STUDENT,
+    "table": _TABLE_STUDENT,
+    "polynomial": (),  # the monomials of the inputs, straight to the output
+}
 # n_passes="auto": three times the passes for the (64, 64) student of trees,
 # neighbours and kernels, which steps more to follow them; the rest keep 8.
-_PASSES = 8
-_PIECEWISE_PASSES = 24
+_AUTO_PASSES = {"network": 8, "piecewise": 24, "table": 8, "polynomial": 8}
 # A teacher that is a polynomial of its inputs gets a student of its own form
 # (no hidden layers, monomials in) while the monomials stay this few.
 _MAX_POLYNOMIAL_TERMS = 1024
@@ -535,8 +540,9 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
             state.generator = torch.Generator(device=self.device_).manual_seed(seed)
             # 1. The teacher, behind one adapter interface.
             teacher = self._teacher_adapter(X)
-            hidden_layer_sizes = self._student_size(teacher)
-            self.n_passes_ = self._student_passes(teacher)
+            kind, degree = _teacher_kind(teacher, self.teacher, self.columns_)
+            hidden_layer_sizes = self._student_size(kind, degree)
+            self.n_passes_ = self._student_passes(kind)
             # 2. The input domain.
             self.domain_ = _resolve_domain(
                 self.domain,
@@ -590,32 +596,21 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
                 return FitState.from_checkpoint(checkpoint)
         return FitState.from_scratch()
 
-    def _student_size(self, teacher):
-        """``hidden_layer_sizes_``: "auto" resolved for the kind of teacher."""
-        sizes = self.hidden_layer_sizes
-        self.student_degree_ = 1
+    def _student_size(self, kind, degree):
+        """``hidden_layer_sizes_`` and ``student_degree_``, "auto" resolved."""
+        sizes, self.student_degree_ = self.hidden_layer_sizes, 1
         if isinstance(sizes, str):  # "auto"
-            network = teacher.differentiable or is_sklearn_network(self.teacher)
-            sizes = _NETWORK_STUDENT if network else _PIECEWISE_STUDENT
-            degree = polynomial_degree(self.teacher)
-            if self.columns_ is not None:
-                sizes = _TABLE_STUDENT
-            elif (
-                degree is not None
-                and n_monomials(teacher.n_features, degree) <= _MAX_POLYNOMIAL_TERMS
-            ):
-                sizes, self.student_degree_ = (), degree
+            sizes = _AUTO_STUDENT[kind]
+            if kind == "polynomial":
+                self.student_degree_ = degree
         self.hidden_layer_sizes_ = _check_hidden_layer_sizes(sizes)
         return self.hidden_layer_sizes_
 
-    def _student_passes(self, teacher):
+    def _student_passes(self, kind):
         """``n_passes_``: "auto" resolved for the kind of teacher."""
         if self.n_passes != "auto":
             return self.n_passes
-        network = teacher.differentiable or is_sklearn_network(self.teacher)
-        if network or self.columns_ is not None or self._polynomial_student():
-            return _PASSES
-        return _PIECEWISE_PASSES
+        return _AUTO_PASSES[kind]
 
     def _polynomial_student(self):
         """Whether "auto" gave the teacher a polynomial student of its own form."""
@@ -920,6 +915,27 @@ class DataFreeDistillRegressor(FittedTeacherMixin, RegressorMixin, BaseEstimator
 
 
 # -- fit helpers that need no more than they are given ---------------------------
+def _teacher_kind(teacher, estimator, columns):
+    """What the "auto" student settings follow: ``(kind, degree)``.
+
+    ``teacher`` is ``estimator`` behind its adapter; ``columns`` its
+    ``columns_``. ``kind`` is "table" (a DataFrame teacher), "network",
+    "polynomial" (a polynomial of ``degree`` whose monomials a student can
+    take) or "piecewise" (any other: trees, boosting, neighbours, kernels).
+    """
+    if columns is not None:
+        return "table", 1
+    if teacher.differentiable or is_sklearn_network(estimator):
+        return "network", 1
+    degree = polynomial_degree(estimator)
+    if (
+        degree is not None
+        and n_monomials(teacher.n_features, degree) <= _MAX_POLYNOMIAL_TERMS
+    ):
+        return "polynomial", degree
+    return "piecewise", 1
+
+
 def _resolve_learning_rate(learning_rate, batch_size, domain):
     """``learning_rate``, with "auto" resolved for the domain's varying features."""
     if learning_rate != "auto":

@@ -491,10 +491,9 @@ def plan_start(
         return StudentStart({"method": "random", "reason": "student_init='random'"})
     depth = mlp_student_depth(student, hidden_sizes)
     first_layer = None
-    teacher_degree = polynomial_degree(teacher.estimator)
+    teacher_degree = polynomial_degree(teacher.estimator) if depth == 0 else None
     if (
-        depth == 0
-        and student is None
+        student is None
         and teacher_degree is not None
         and teacher_degree <= degree
         and not np.any(domain.ignored)

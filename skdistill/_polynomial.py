@@ -166,10 +166,11 @@ def _power(poly, k, one):
     return result
 
 
-def _affine(step, features, n_in, one):
+def _affine(step, features, one):
     """The polynomials ``step`` makes of its input polynomials ``features``."""
     if isinstance(step, str) or step is None:  # "passthrough"
         return features
+    n_in = len(features)
     transform = step.predict if hasattr(step, "predict") else step.transform
     offset = np.asarray(transform(np.zeros((1, n_in))), dtype=np.float64)
     slopes = np.asarray(transform(np.eye(n_in)), dtype=np.float64)
@@ -230,13 +231,12 @@ def read_polynomial(teacher, n_features, x_loc, x_scale):
         unit = tuple(int(i == j) for i in range(n_features))
         features.append({zero: float(x_loc[j]), unit: float(x_scale[j])})
     for kind, step in steps:
-        n_in = len(features)
         if kind == "power":
             features = _powers(step, features, one)
         else:
-            features = _affine(step, features, n_in, one)
+            features = _affine(step, features, one)
     if target is not None:
-        features = _affine(_Inverse(target), features, len(features), one)
+        features = _affine(_Inverse(target), features, one)
     return features
 
 

@@ -16,12 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._hummingbird import compile_tree_teacher
 
-__all__ = [
-    "FittedTeacherMixin",
-    "as_teacher",
-    "is_sklearn_network",
-    "unwrap_fitted",
-]
+__all__ = ["FittedTeacherMixin", "as_teacher", "is_sklearn_network", "unwrap_fitted"]
 
 
 class FittedTeacherMixin:
